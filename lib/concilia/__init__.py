@@ -1,0 +1,1 @@
+"""Concilia: shared library, generated contracts and command-line tools."""

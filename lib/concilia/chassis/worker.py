@@ -1,0 +1,131 @@
+"""Worker-process helpers (nameko 2, eventlet). Never imported by api or gateway processes.
+
+- `Telemetry`: a DependencyProvider that gives every event handler RED metrics and a span that
+  continues the trace carried in the message headers (W3C traceparent, put there by the outbox).
+- `parse_event`: typed event data from the JSON envelope a handler receives.
+"""
+import time
+
+from nameko.events import EventHandler
+from nameko.extensions import DependencyProvider
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from prometheus_client import Counter, Histogram
+
+from . import telemetry
+from .outbox import parse_data
+
+HANDLED = Counter("concilia_event_handled_total", "Events handled by workers",
+                  ["service", "source", "event_type", "outcome"])
+HANDLING_SECONDS = Histogram("concilia_event_handling_seconds", "Event handling time in workers",
+                             ["service", "event_type"],
+                             buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+EVENT_LAG_SECONDS = Histogram("concilia_event_lag_seconds", "From the event's occurrence to its handling",
+                              ["service", "event_type"],
+                              buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60))
+
+_tracer = trace.get_tracer("concilia.worker")
+
+
+class Telemetry(DependencyProvider):
+    """Instruments event handlers; timers (sweeps, relays) are left out to keep traces readable."""
+
+    def setup(self):
+        self._active = {}
+
+    def worker_setup(self, worker_ctx):
+        entrypoint = worker_ctx.entrypoint
+        if not isinstance(entrypoint, EventHandler):
+            return
+        parent = telemetry.extract(worker_ctx.data)
+        span = _tracer.start_span(
+            f"{entrypoint.source_service}.{entrypoint.event_type} process", context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "rabbitmq", "messaging.operation": "process",
+                        "messaging.destination.name": f"{entrypoint.source_service}.events",
+                        "messaging.rabbitmq.destination.routing_key": entrypoint.event_type,
+                        "concilia.handler": f"{worker_ctx.service_name}.{entrypoint.method_name}"})
+        token = otel_context.attach(trace.set_span_in_context(span))
+        self._active[worker_ctx] = (span, token, time.perf_counter())
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        active = self._active.pop(worker_ctx, None)
+        if active is None:
+            return
+        span, token, started = active
+        entrypoint = worker_ctx.entrypoint
+        outcome = "error" if exc_info else "ok"
+        HANDLED.labels(worker_ctx.service_name, entrypoint.source_service, entrypoint.event_type, outcome).inc()
+        HANDLING_SECONDS.labels(worker_ctx.service_name, entrypoint.event_type).observe(time.perf_counter() - started)
+        if exc_info:
+            span.record_exception(exc_info[1])
+            span.set_status(trace.Status(trace.StatusCode.ERROR))
+        span.end()
+        otel_context.detach(token)
+
+
+def observe_lag(service: str, event_type: str, occurred_at_iso: str, now: float | None = None) -> None:
+    from datetime import datetime
+    occurred = datetime.fromisoformat(occurred_at_iso.replace("Z", "+00:00")).timestamp()
+    EVENT_LAG_SECONDS.labels(service, event_type).observe(max(0.0, (now or time.time()) - occurred))
+
+
+def parse_event(body: dict, message_class):
+    """(envelope dict, typed message) from a handler's payload."""
+    return body, parse_data(body, message_class)
+
+
+class DatabaseProvider(DependencyProvider):
+    """The service's database (DATABASE_URL), one engine per worker process."""
+
+    def setup(self):
+        import os
+        from .db import Database
+        self.database = Database(os.environ["DATABASE_URL"], pool_size=5)
+
+    def get_dependency(self, worker_ctx):
+        return self.database
+
+
+class OutboxRelayProvider(DependencyProvider):
+    """Publishes this service's outbox. Use it from a @timer entrypoint:
+
+        relay = OutboxRelayProvider(models.outbox, source="identity")
+        @timer(interval=RELAY_INTERVAL_SECONDS)
+        def relay_outbox(self):
+            self.relay()
+    """
+
+    def __init__(self, table, source: str):
+        self.table = table
+        self.source = source
+
+    def setup(self):
+        import os
+        from eventlet.semaphore import Semaphore
+        from .db import make_engine
+        from .outbox import OutboxRelay
+        self.relay = OutboxRelay(make_engine(os.environ["DATABASE_URL"], pool_size=2), self.table,
+                                 self.container.config["AMQP_URI"], self.source,
+                                 batch_size=int(os.environ.get("OUTBOX_BATCH_SIZE", "200")),
+                                 unroutable_retention_seconds=float(os.environ.get("OUTBOX_UNROUTABLE_RETENTION_SECONDS", "3600")))
+        self.lock = Semaphore()
+
+    def stop(self):
+        self.relay.close()
+
+    def get_dependency(self, worker_ctx):
+        def relay_all() -> int:
+            total = 0
+            with self.lock:
+                while True:
+                    published = self.relay.relay_once()
+                    total += published
+                    if published == 0 or published < self.relay.batch_size:
+                        return total
+        return relay_all
+
+
+def relay_interval_seconds() -> float:
+    import os
+    return float(os.environ.get("OUTBOX_RELAY_INTERVAL_SECONDS", "0.1"))

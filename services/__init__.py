@@ -1,0 +1,1 @@
+"""Concilia's services. Each sub-package is one service; none imports another."""

@@ -1,0 +1,81 @@
+"""create_app(): the gateway's Flask application (gunicorn: "services.gateway.app:create_app()")."""
+import importlib
+import os
+import pkgutil
+import secrets
+import time
+from types import SimpleNamespace
+
+from flask import Flask, g, request
+from prometheus_client import Counter, Histogram
+
+from concilia.chassis import config
+from concilia.chassis.auth import TokenVerifier
+from concilia.chassis.country import load_pack
+from concilia.chassis.grpc_client import jwks_fetcher
+from concilia.chassis.logs import setup_logging
+from concilia.chassis.telemetry import setup_tracing
+
+from . import errors
+from .clients import Clients
+from .settings import GatewaySettings
+
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests served by the gateway", ["method", "route", "status"])
+HTTP_SECONDS = Histogram("http_request_duration_seconds", "HTTP request time in the gateway", ["method", "route"],
+                         buckets=(.0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+
+MAX_BODY_BYTES = 12 * 1024 * 1024  # attachments are limited further by the country pack
+
+
+def _blueprint_modules():
+    """Every module in routes/ and pages/ that defines `bp` is registered: areas plug in by file."""
+    for package in ("routes", "pages"):
+        path = os.path.join(os.path.dirname(__file__), package)
+        for info in sorted(pkgutil.iter_modules([path]), key=lambda i: i.name):
+            module = importlib.import_module(f"{__package__}.{package}.{info.name}")
+            if hasattr(module, "bp"):
+                yield module
+
+
+def create_app(settings: GatewaySettings | None = None) -> Flask:
+    settings = settings or config.load(GatewaySettings)
+    setup_logging("gateway")
+    setup_tracing("gateway")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False)
+    clients = Clients(settings)
+    pack = load_pack(settings.country)
+    app.extensions["concilia"] = SimpleNamespace(
+        settings=settings, clients=clients, pack=pack,
+        verifier=TokenVerifier(jwks_fetcher(clients.channels["identity"]), issuer=settings.token_issuer))
+    errors.register(app)
+    for module in _blueprint_modules():
+        app.register_blueprint(module.bp)
+
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+    FlaskInstrumentor().instrument_app(app, excluded_urls="livez,healthz,static")
+
+    @app.before_request
+    def _started():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        # The route template, never the concrete path: ids must not become label values.
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app
+
+
+def services_of(app: Flask) -> SimpleNamespace:
+    return app.extensions["concilia"]

@@ -1,0 +1,1 @@
+"""JSON API blueprints, one module per area; each defines `bp` and is registered automatically."""

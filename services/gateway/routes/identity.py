@@ -1,0 +1,69 @@
+"""Accounts and tokens: /api/v1/accounts, /api/v1/auth/*, /.well-known/jwks.json."""
+import json
+
+from flask import Blueprint, current_app, jsonify, request
+
+from concilia.identity.v1 import identity_pb2
+
+from ..auth import require_api_token, token
+from ..clients import call
+from ..convert import from_json, to_json
+from ..errors import ApiError
+
+bp = Blueprint("api_identity", __name__)
+
+
+def identity():
+    return current_app.extensions["concilia"].clients.identity
+
+
+def json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
+    return body
+
+
+@bp.post("/api/v1/accounts")
+def create_account():
+    """Consumers register themselves; staff accounts need an admin's or manager's token."""
+    request_message = from_json(json_body(), identity_pb2.CreateAccountRequest)
+    response = call(identity().CreateAccount, request_message, token())
+    return jsonify(to_json(response.account)), 201
+
+
+@bp.get("/api/v1/accounts/me")
+def me():
+    response = call(identity().GetAccount, identity_pb2.GetAccountRequest(), require_api_token())
+    return jsonify(to_json(response.account))
+
+
+@bp.get("/api/v1/accounts/<account_id>")
+def get_account(account_id):
+    response = call(identity().GetAccount, identity_pb2.GetAccountRequest(account_id=account_id), require_api_token())
+    return jsonify(to_json(response.account))
+
+
+@bp.post("/api/v1/auth/login")
+def login():
+    response = call(identity().Login, from_json(json_body(), identity_pb2.LoginRequest))
+    return jsonify({"tokens": to_json(response.tokens), "account": to_json(response.account)})
+
+
+@bp.post("/api/v1/auth/refresh")
+def refresh():
+    response = call(identity().RefreshToken, from_json(json_body(), identity_pb2.RefreshTokenRequest))
+    return jsonify({"tokens": to_json(response.tokens)})
+
+
+@bp.post("/api/v1/auth/logout")
+def logout():
+    call(identity().RevokeToken, from_json(json_body(), identity_pb2.RevokeTokenRequest))
+    return "", 204
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks():
+    response = call(identity().GetJwks, identity_pb2.GetJwksRequest())
+    return current_app.response_class(response.jwks_json, mimetype="application/json",
+                                      headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,271 @@
+"""Identity rules: who may create which account, credentials, tokens and lockout."""
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from concilia.chassis.auth import Principal, TokenSigner
+from concilia.chassis.country import CountryPack
+from concilia.chassis.db import Database
+from concilia.chassis.errors import (AlreadyExists, InvalidArgument, PermissionDenied, ResourceExhausted,
+                                     Unauthenticated, require_text)
+from concilia.chassis.outbox import Outbox
+from concilia.events.v1 import events_pb2
+
+from .models import accounts, refresh_tokens
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+LOCALES = ("pt-BR", "es-AR", "en")
+# Who may create an account of each role (None: anyone, i.e. consumers register themselves).
+CREATORS = {
+    "consumer": None,
+    "company_agent": ("admin", "manager"),
+    "manager": ("admin",),
+    "monitor": ("admin", "manager"),
+    "admin": ("admin",),
+}
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB)
+# Verified against on unknown e-mails so a miss costs as much time as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    role: str
+    name: str
+    email: str
+    password: str
+    national_id: str = ""
+    company_id: str = ""
+    jurisdiction: str = ""
+    locale: str = ""
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    expires_in_seconds: int
+
+
+def _hash_refresh(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Identity:
+    def __init__(self, db: Database, pack: CountryPack, signer: TokenSigner, outbox: Outbox, clock,
+                 refresh_ttl_seconds: int, lockout_threshold: int = 5, lockout_base_seconds: int = 30,
+                 lockout_max_seconds: int = 900, company_lookup=None):
+        self.db = db
+        self.pack = pack
+        self.signer = signer
+        self.outbox = outbox
+        self.clock = clock
+        self.refresh_ttl = timedelta(seconds=refresh_ttl_seconds)
+        self.lockout_threshold = lockout_threshold
+        self.lockout_base = lockout_base_seconds
+        self.lockout_max = lockout_max_seconds
+        # company_id -> group_id ("" when none); raises NotFound for unknown companies.
+        self.company_lookup = company_lookup
+
+    # --- accounts --------------------------------------------------------------------------
+    def validate(self, new: NewAccount) -> dict:
+        """The row to insert, or InvalidArgument naming the first bad field."""
+        if new.role not in CREATORS:
+            raise InvalidArgument("role", f"must be one of {', '.join(CREATORS)}")
+        name = require_text("name", new.name, max_length=120)
+        email = (new.email or "").strip().lower()
+        if len(email) > 254 or not EMAIL.match(email):
+            raise InvalidArgument("email", "is not a valid e-mail address")
+        if not 10 <= len(new.password or "") <= 128:
+            raise InvalidArgument("password", "must have between 10 and 128 characters")
+        locale = new.locale or self.pack.languages[0]
+        if locale not in LOCALES:
+            raise InvalidArgument("locale", f"must be one of {', '.join(LOCALES)}")
+        row = {"role": new.role, "name": name, "email": email, "locale": locale,
+               "national_id": None, "company_id": None, "group_id": None, "jurisdiction": None}
+        if new.role == "consumer":
+            row["national_id"] = self.pack.person_id.normalise("national_id", new.national_id)
+        elif new.national_id:
+            raise InvalidArgument("national_id", "only consumers register a national ID")
+        if new.role == "company_agent":
+            row["company_id"] = require_text("company_id", new.company_id, max_length=36)
+        elif new.company_id:
+            raise InvalidArgument("company_id", "only company agents belong to a company")
+        if new.role in ("manager", "monitor"):
+            row["jurisdiction"] = self._jurisdiction(new.jurisdiction)
+        elif new.jurisdiction:
+            raise InvalidArgument("jurisdiction", "only managers and monitors have a jurisdiction")
+        return row
+
+    def _jurisdiction(self, value: str) -> str:
+        value = (value or "").strip().upper()
+        if value != self.pack.code and not re.fullmatch(rf"{self.pack.code}-[A-Z0-9]{{1,3}}", value):
+            raise InvalidArgument("jurisdiction", f"must be {self.pack.code} or {self.pack.code}-<subdivision>")
+        return value
+
+    def create_account(self, caller: Principal | None, new: NewAccount) -> dict:
+        if new.role not in CREATORS:
+            raise InvalidArgument("role", f"must be one of {', '.join(CREATORS)}")
+        allowed = CREATORS[new.role]
+        # Who may ask comes before what they asked: no validation detail leaks to the unauthorised.
+        if allowed is not None:
+            if caller is None:
+                raise Unauthenticated("creating this kind of account needs a signed-in admin or manager")
+            if caller.role not in allowed:
+                raise PermissionDenied(f"a {caller.role} cannot create {new.role} accounts")
+        row = self.validate(new)
+        if caller and caller.role == "manager" and row["jurisdiction"] and not _within(caller.jurisdiction, row["jurisdiction"]):
+            raise PermissionDenied("outside your jurisdiction")
+        if row["company_id"]:
+            # Checked against the registry so a token never names a company that does not exist.
+            row["group_id"] = self.company_lookup(row["company_id"]) or None
+        row.update(id=str(uuid.uuid4()), password_hash=_hasher.hash(new.password), created_at=self.clock.now(),
+                   failed_logins=0)
+        with self.db.transaction() as session:
+            self._ensure_unique(session, row)
+            session.execute(accounts.insert().values(**row))
+            self.outbox.add(session, "account_created", events_pb2.AccountCreated(
+                account_id=row["id"], role=row["role"], name=row["name"], email=row["email"], locale=row["locale"],
+                company_id=row["company_id"] or "", group_id=row["group_id"] or "",
+                jurisdiction=row["jurisdiction"] or ""))
+        return row
+
+    @staticmethod
+    def _ensure_unique(session: Session, row: dict) -> None:
+        if session.execute(sa.select(accounts.c.id).where(accounts.c.email == row["email"])).first():
+            raise AlreadyExists("an account with this e-mail already exists", "email")
+        if row["national_id"] and session.execute(
+                sa.select(accounts.c.id).where(accounts.c.national_id == row["national_id"])).first():
+            raise AlreadyExists("an account with this national ID already exists", "national_id")
+
+    def get_account(self, caller: Principal, account_id: str) -> dict:
+        account_id = account_id or caller.account_id
+        if account_id != caller.account_id and caller.role not in ("admin", "manager"):
+            raise PermissionDenied("you can only read your own account")
+        with self.db.transaction() as session:
+            row = session.execute(sa.select(accounts).where(accounts.c.id == account_id)).mappings().first()
+        if row is None:
+            from concilia.chassis.errors import NotFound
+            raise NotFound("no such account")
+        row = dict(row)
+        if caller.account_id != row["id"] and caller.role != "admin":
+            row["national_id"] = None  # national IDs: the owner and admins only
+        return row
+
+    def ensure_bootstrap_admin(self, email: str, password: str) -> bool:
+        """Creates the first admin from deployment settings when it does not exist yet."""
+        if not email or not password:
+            return False
+        with self.db.transaction() as session:
+            exists = session.execute(sa.select(accounts.c.id).where(accounts.c.email == email.lower())).first()
+        if exists:
+            return False
+        try:
+            self.create_account(Principal("bootstrap", "admin"), NewAccount(
+                role="admin", name="Administrator", email=email, password=password, locale=self.pack.languages[0]))
+        except AlreadyExists:
+            return False  # another replica won the race
+        return True
+
+    # --- credentials -----------------------------------------------------------------------
+    def login(self, email: str, password: str) -> tuple[Tokens, dict]:
+        email = (email or "").strip().lower()
+        if not email or not password or len(email) > 254 or len(password) > 128:
+            raise InvalidArgument("email" if not email or len(email) > 254 else "password", "is required")
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            row = session.execute(sa.select(accounts).where(accounts.c.email == email).with_for_update()).mappings().first()
+            if row is None:
+                _safe_verify(_DUMMY_HASH, password)
+                raise Unauthenticated("wrong e-mail or password")
+            locked_until = _aware(row["locked_until"])
+            if locked_until and locked_until > now:
+                seconds = int((locked_until - now).total_seconds()) + 1
+                raise ResourceExhausted(f"too many failed logins; try again in {seconds} seconds")
+            if not _safe_verify(row["password_hash"], password):
+                failures = row["failed_logins"] + 1
+                values = {"failed_logins": failures}
+                if failures >= self.lockout_threshold:
+                    # Exponential backoff: each further failure doubles the lock, up to a cap.
+                    seconds = min(self.lockout_base * 2 ** (failures - self.lockout_threshold), self.lockout_max)
+                    values["locked_until"] = now + timedelta(seconds=seconds)
+                session.execute(accounts.update().where(accounts.c.id == row["id"]).values(**values))
+                failed = True
+            else:
+                failed = False
+                session.execute(accounts.update().where(accounts.c.id == row["id"])
+                                .values(failed_logins=0, locked_until=None))
+                tokens = self._issue(session, dict(row), family_id=str(uuid.uuid4()), now=now)
+        if failed:
+            raise Unauthenticated("wrong e-mail or password")
+        return tokens, dict(row)
+
+    def refresh(self, refresh_token: str) -> Tokens:
+        if not refresh_token or len(refresh_token) > 200:
+            raise InvalidArgument("refresh_token", "is required")
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            stored = session.execute(sa.select(refresh_tokens).where(
+                refresh_tokens.c.token_hash == _hash_refresh(refresh_token)).with_for_update()).mappings().first()
+            if stored is None:
+                raise Unauthenticated("unknown refresh token")
+            if stored["revoked_at"] is not None:
+                # A rotated token came back: someone else may hold the family. Revoke it all.
+                session.execute(refresh_tokens.update().where(
+                    (refresh_tokens.c.family_id == stored["family_id"]) & refresh_tokens.c.revoked_at.is_(None))
+                    .values(revoked_at=now))
+                reused = True
+            else:
+                reused = False
+                if _aware(stored["expires_at"]) <= now:
+                    raise Unauthenticated("refresh token expired")
+                session.execute(refresh_tokens.update().where(refresh_tokens.c.id == stored["id"]).values(revoked_at=now))
+                account = session.execute(sa.select(accounts).where(accounts.c.id == stored["account_id"])).mappings().one()
+                tokens = self._issue(session, dict(account), family_id=stored["family_id"], now=now)
+        if reused:
+            raise Unauthenticated("refresh token already used; please sign in again")
+        return tokens
+
+    def revoke(self, refresh_token: str) -> None:
+        if not refresh_token or len(refresh_token) > 200:
+            raise InvalidArgument("refresh_token", "is required")
+        with self.db.transaction() as session:
+            session.execute(refresh_tokens.update().where(
+                (refresh_tokens.c.token_hash == _hash_refresh(refresh_token)) & refresh_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self.clock.now()))
+
+    def _issue(self, session: Session, account: dict, family_id: str, now: datetime) -> Tokens:
+        principal = Principal(account["id"], account["role"], account["company_id"] or "",
+                              account["group_id"] or "", account["jurisdiction"] or "")
+        refresh = secrets.token_urlsafe(32)
+        session.execute(refresh_tokens.insert().values(
+            id=str(uuid.uuid4()), token_hash=_hash_refresh(refresh), account_id=account["id"], family_id=family_id,
+            expires_at=now + self.refresh_ttl, revoked_at=None, created_at=now))
+        # Access tokens use wall-clock time: verifiers elsewhere check them against theirs.
+        return Tokens(self.signer.issue(principal), refresh, self.signer.ttl_seconds)
+
+
+def _within(manager_jurisdiction: str, jurisdiction: str) -> bool:
+    return jurisdiction == manager_jurisdiction or jurisdiction.startswith(manager_jurisdiction + "-")
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    from datetime import timezone
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)  # SQLite returns naive datetimes
+    return value
+
+
+def _safe_verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

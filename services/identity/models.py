@@ -1,0 +1,38 @@
+import sqlalchemy as sa
+
+from concilia.chassis.outbox import define_outbox_tables
+
+metadata = sa.MetaData()
+
+accounts = sa.Table(
+    "accounts", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    # Compact national ID; unique among consumers (NULL for staff, who sign in by e-mail only).
+    sa.Column("national_id", sa.String(32), nullable=True, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("company_id", sa.String(36), nullable=True),
+    sa.Column("group_id", sa.String(36), nullable=True),
+    sa.Column("jurisdiction", sa.String(16), nullable=True),
+    sa.Column("locale", sa.String(10), nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    # sha256 of the token: a database leak does not leak usable tokens.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    # Rotation family: reuse of a rotated token revokes the whole family (stolen-token signal).
+    sa.Column("family_id", sa.String(36), nullable=False, index=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+outbox, processed_events = define_outbox_tables(metadata)
