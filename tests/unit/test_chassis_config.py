@@ -32,3 +32,8 @@ def test_personal_data_is_masked_in_log_text():
     text = redact("login failed for maria.silva@example.com with CPF 529.982.247-25 on port 50051")
     assert "maria.silva" not in text and "529.982.247-25" not in text
     assert "<email>" in text and "<id>" in text and "50051" in text
+
+
+def test_ids_that_are_not_personal_data_survive_redaction():
+    assert redact("complaint 12345678-1234-4abc-9def-123456789012 filed") == \
+        "complaint 12345678-1234-4abc-9def-123456789012 filed"

@@ -11,7 +11,8 @@ from opentelemetry import trace
 # Defence in depth: services must not log personal data at all, but if an e-mail address or a
 # national-ID-like digit run slips into a message it is masked before it leaves the process.
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_ID_DIGITS = re.compile(r"(?<!\d)(\d[\d.\-/]{9,17}\d)(?!\d)")
+# Not inside longer tokens such as UUIDs or hex ids.
+_ID_DIGITS = re.compile(r"(?<![0-9A-Za-z-])(\d[\d.\-/]{9,17}\d)(?![0-9A-Za-z-])")
 
 
 def redact(text: str) -> str:

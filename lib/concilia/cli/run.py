@@ -23,6 +23,9 @@ def register(subparsers) -> None:
                         help="country pack (default: BR)")
     parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
     parser.add_argument("--no-seed", action="store_true", help="do not create the demo accounts and companies")
+    parser.add_argument("--controlled-clock", action="store_true",
+                        help="run on a controlled clock (<data-dir>/clock) that `concilia clock` and "
+                             "`concilia replay` move; for demos and replays only")
     parser.set_defaults(handler=run)
 
 
@@ -40,6 +43,9 @@ def run(args) -> int:
         extra_env={"CONCILIA_COUNTRY": args.country, "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
                    "BOOTSTRAP_ADMIN_EMAIL": "admin@concilia.local", "BOOTSTRAP_ADMIN_PASSWORD": DEMO_PASSWORD,
                    "MIGRATE_ON_START": "false"})
+    if args.controlled_clock:
+        stack.extra_env["CONCILIA_CLOCK_FILE"] = str(data_dir / "clock")
+        print(f"  controlled clock: {data_dir / 'clock'} (export CONCILIA_CLOCK_FILE to use `concilia clock`)")
     stopping = False
 
     def on_signal(_signum, _frame):

@@ -224,3 +224,31 @@ class ListSuggestionsResponse(_message.Message):
     suggestions: _containers.RepeatedCompositeFieldContainer[Suggestion]
     next_page_token: str
     def __init__(self, suggestions: _Optional[_Iterable[_Union[Suggestion, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CompanyTransition(_message.Message):
+    __slots__ = ("from_status", "to_status", "reason", "actor_id", "actor_role", "occurred_at")
+    FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
+    TO_STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ROLE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    from_status: CompanyStatus
+    to_status: CompanyStatus
+    reason: str
+    actor_id: str
+    actor_role: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, from_status: _Optional[_Union[CompanyStatus, str]] = ..., to_status: _Optional[_Union[CompanyStatus, str]] = ..., reason: _Optional[str] = ..., actor_id: _Optional[str] = ..., actor_role: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListCompanyHistoryRequest(_message.Message):
+    __slots__ = ("company_id",)
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    def __init__(self, company_id: _Optional[str] = ...) -> None: ...
+
+class ListCompanyHistoryResponse(_message.Message):
+    __slots__ = ("transitions",)
+    TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    transitions: _containers.RepeatedCompositeFieldContainer[CompanyTransition]
+    def __init__(self, transitions: _Optional[_Iterable[_Union[CompanyTransition, _Mapping]]] = ...) -> None: ...

@@ -86,6 +86,11 @@ class CompanyRegistryServiceStub:
                 request_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListSuggestionsRequest.SerializeToString,
                 response_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListSuggestionsResponse.FromString,
                 _registered_method=True)
+        self.ListCompanyHistory = channel.unary_unary(
+                '/concilia.company_registry.v1.CompanyRegistryService/ListCompanyHistory',
+                request_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryRequest.SerializeToString,
+                response_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class CompanyRegistryServiceServicer:
@@ -160,6 +165,13 @@ class CompanyRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCompanyHistory(self, request, context):
+        """A company's adhesion history, oldest first (managers, monitors, admins).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompanyRegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -212,6 +224,11 @@ def add_CompanyRegistryServiceServicer_to_server(servicer, server):
                     servicer.ListSuggestions,
                     request_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListSuggestionsRequest.FromString,
                     response_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListSuggestionsResponse.SerializeToString,
+            ),
+            'ListCompanyHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCompanyHistory,
+                    request_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryRequest.FromString,
+                    response_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -486,6 +503,33 @@ class CompanyRegistryService:
             '/concilia.company_registry.v1.CompanyRegistryService/ListSuggestions',
             concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListSuggestionsRequest.SerializeToString,
             concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListSuggestionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCompanyHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.company_registry.v1.CompanyRegistryService/ListCompanyHistory',
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryRequest.SerializeToString,
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,20 @@
+"""The registry's worker: relays the outbox (company_adhered, company_suspended) to RabbitMQ.
+
+python -m concilia.chassis.run_worker services.company_registry.worker
+"""
+from nameko.timer import timer
+
+from concilia.chassis.worker import OutboxRelayProvider, Telemetry, relay_interval_seconds
+
+from . import models
+from .domain import SOURCE
+
+
+class CompanyRegistryWorker:
+    name = "company_registry"
+    telemetry = Telemetry()
+    relay = OutboxRelayProvider(models.outbox, source=SOURCE)
+
+    @timer(interval=relay_interval_seconds())
+    def relay_outbox(self):
+        self.relay()
