@@ -16,7 +16,7 @@ from concilia.chassis.grpc_client import jwks_fetcher
 from concilia.chassis.logs import setup_logging
 from concilia.chassis.telemetry import setup_tracing
 
-from . import errors
+from . import errors, locale
 from .clients import Clients
 from .settings import GatewaySettings
 
@@ -53,6 +53,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
         settings=settings, clients=clients, pack=pack,
         verifier=TokenVerifier(jwks_fetcher(clients.channels["identity"]), issuer=settings.token_issuer))
     errors.register(app)
+    locale.init_app(app)
     for module in _blueprint_modules():
         app.register_blueprint(module.bp)
 

@@ -56,10 +56,14 @@ def wants_json() -> bool:
 
 def respond(error: ApiError):
     if wants_json():
-        body = {"error": {"code": error.code, "message": error.message}}
+        from .locale import current_locale, error_text
+        body = {"error": {"code": error.code, "message": error.message,
+                          "localized_message": error_text(error).message}}
         if error.field:
             body["error"]["field"] = error.field
-        return jsonify(body), error.status
+        response = jsonify(body)
+        response.headers["Content-Language"] = current_locale()
+        return response, error.status
     return render_template("error.html", error=error), error.status
 
 

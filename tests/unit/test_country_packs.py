@@ -9,7 +9,7 @@ from concilia.chassis.country import DEFAULT_PACKS_DIR, PackError, load_pack
 from concilia.chassis.errors import InvalidArgument
 
 
-@pytest.mark.parametrize("code", ["BR", "AR"])
+@pytest.mark.parametrize("code", ["BR", "AR", "UY"])
 def test_shipped_packs_load(code):
     pack = load_pack(code)
     assert pack.code == code

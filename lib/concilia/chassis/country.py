@@ -51,7 +51,10 @@ def _stdnum(module_name: str):
 
 
 def _uy_ci_is_valid(number: str) -> bool:
-    # Uruguay's cédula de identidad: 7 digits + check digit, weights 2987634 (stdnum has no module).
+    # Uruguay's cédula de identidad: up to 7 digits + check digit, weights 2987634 (stdnum has no
+    # module). Written as 1.234.567-2, 1234567-2 or 12345672; nothing but digits, dots, hyphens, spaces.
+    if not re.fullmatch(r"[\d.\- ]+", number.strip()):
+        return False
     digits = re.sub(r"\D", "", number)
     if not 7 <= len(digits) <= 8:
         return False
@@ -103,6 +106,46 @@ class Authority:
     name: str
     jurisdiction: str
     regions: tuple[str, ...] = ()
+    # A municipal office (AR: an OMIC) is competent only for these municipalities of its regions.
+    municipalities: tuple[str, ...] = ()
+
+
+ROUTING_LEVELS = ("national", "region", "municipality")
+HEARING_OUTCOMES = ("agreement", "no_agreement", "no_show")
+FACT_TYPES = {"segment": ("in", "not_in"), "number": ("gte", "gt", "lte", "lt"),
+              "money": ("gte", "gt", "lte", "lt"), "flag": ("is",)}
+
+
+@dataclass(frozen=True)
+class Condition:
+    fact: str
+    op: str
+    value: object
+
+    def holds(self, facts: dict) -> bool:
+        if self.fact not in facts or facts[self.fact] is None:
+            return False  # an unknown fact never makes adhesion mandatory
+        actual = facts[self.fact]
+        return {
+            "in": lambda: actual in self.value, "not_in": lambda: actual not in self.value,
+            "gte": lambda: actual >= self.value, "gt": lambda: actual > self.value,
+            "lte": lambda: actual <= self.value, "lt": lambda: actual < self.value,
+            "is": lambda: actual is self.value,
+        }[self.op]()
+
+
+@dataclass(frozen=True)
+class AdhesionRule:
+    """One criterion that makes a company's adhesion mandatory (managers may waive it per company)."""
+    id: str
+    description: str
+    conditions: tuple[Condition, ...]
+    match: str = "all"  # "all" conditions or "any" of them
+    source: str = ""
+
+    def applies(self, facts: dict) -> bool:
+        results = (condition.holds(facts) for condition in self.conditions)
+        return all(results) if self.match == "all" else any(results)
 
 
 @dataclass(frozen=True)
@@ -126,6 +169,12 @@ class CountryPack:
     folder: Path
     taxonomy_file: Path
     extra: dict = field(default_factory=dict)
+    # Added with issue 6; defaults keep older callers working.
+    format_locale: str = ""                          # dates/numbers/currency (e.g. es_UY); else default_locale
+    published_formulas: tuple[str, ...] = ()         # formula_version first, then the others published
+    company_facts: dict = field(default_factory=dict)  # fact name -> segment | number | money | flag
+    adhesion_rules: tuple[AdhesionRule, ...] = ()
+    routing: str = "region"                          # national | region | municipality
 
     @property
     def zone(self) -> ZoneInfo:
@@ -140,9 +189,16 @@ class CountryPack:
         Calendar: the end of the local day `days` days later. Business: the end of the `days`-th
         business day after the start day (weekends and pack holidays skipped).
         """
+        return self._add(start, days, business=self.windows.day_count == "business")
+
+    def add_business_days(self, start: datetime, days: int) -> datetime:
+        """Like add_days but always in business days (hearings are scheduled in business days)."""
+        return self._add(start, days, business=True)
+
+    def _add(self, start: datetime, days: int, business: bool) -> datetime:
         local = start.astimezone(self.zone)
         day = local.date()
-        if self.windows.day_count == "business":
+        if business:
             counted = 0
             while counted < days:
                 day += timedelta(days=1)
@@ -153,15 +209,65 @@ class CountryPack:
         end_of_day = datetime.combine(day + timedelta(days=1), dtime(0, 0), tzinfo=self.zone)
         return end_of_day.astimezone(ZoneInfo("UTC"))
 
-    def authority_for(self, region_code: str) -> Authority | None:
-        """The most specific authority whose regions include region_code (else the national one)."""
-        national = None
+    def authority_for(self, region_code: str, municipality: str = "") -> Authority | None:
+        """The most specific competent authority: the municipal office of (region, municipality),
+        else the one whose regions include region_code, else the national one."""
+        region = (region_code or "").strip().upper()
+        town = _fold(municipality)
+        national = regional = None
         for authority in self.authorities:
-            if region_code and region_code in authority.regions:
-                return authority
+            if region and region in authority.regions:
+                if not authority.municipalities:
+                    regional = regional or authority
+                elif town and town in {_fold(m) for m in authority.municipalities}:
+                    return authority
             if authority.jurisdiction == self.code:
                 national = national or authority
-        return national
+        return regional or national
+
+    def route(self, region_code: str, municipality: str = "") -> Authority | None:
+        """The authority a new complaint goes to, at the depth the pack's `routing.by` says."""
+        if self.routing == "national":
+            return self.authority_for("")
+        return self.authority_for(region_code, municipality if self.routing == "municipality" else "")
+
+    @property
+    def hearing_enabled(self) -> bool:
+        return bool(self.hearing.get("enabled"))
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents or extra spaces: how municipality names are compared."""
+    import unicodedata
+    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def mandatory_adhesion_reasons(pack: CountryPack, company_facts: dict) -> list[str]:
+    """The ids of the pack's adhesion rules that make this company's adhesion mandatory (pack order).
+
+    company_facts maps the pack's declared `company_facts` to values; a missing fact never
+    triggers a rule. Undeclared facts or values of the wrong type are InvalidArgument (naming
+    `company_facts.<fact>`). Manager waivers are applied by the caller (the registry).
+    """
+    facts = {}
+    for name, value in (company_facts or {}).items():
+        kind = pack.company_facts.get(name)
+        if kind is None:
+            raise InvalidArgument(f"company_facts.{name}", f"unknown fact (the {pack.code} pack declares: "
+                                  f"{', '.join(sorted(pack.company_facts)) or 'none'})")
+        if value is not None and not _fact_value_ok(kind, value):
+            raise InvalidArgument(f"company_facts.{name}", f"must be a {kind} value")
+        facts[name] = value
+    return [rule.id for rule in pack.adhesion_rules if rule.applies(facts)]
+
+
+def _fact_value_ok(kind: str, value) -> bool:
+    if kind == "flag":
+        return isinstance(value, bool)
+    if kind == "segment":
+        return isinstance(value, str)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
 
 def _require(mapping, key, kind, path: Path, where: str = ""):
@@ -238,37 +344,202 @@ def load_pack(code: str, packs_dir: str | Path | None = None) -> CountryPack:
                 except (KeyError, TypeError, ValueError):
                     raise PackError(f"{holidays_path}:{number}: expected a date column as YYYY-MM-DD") from None
 
-    authorities = []
-    for entry in _require(raw, "authorities", list, path):
-        if not isinstance(entry, dict):
-            raise PackError(f"{path}:{_line(raw, 'authorities')}: each authority is a mapping")
-        authorities.append(Authority(
-            id=_require(entry, "id", str, path, "authorities[]."), name=_require(entry, "name", str, path, "authorities[]."),
-            jurisdiction=_require(entry, "jurisdiction", str, path, "authorities[]."),
-            regions=tuple(entry.get("regions", []))))
-
+    code = raw["code"].upper()
+    authorities = _authorities(raw, code, path)
     taxonomy_file = folder / _require(raw, "taxonomy_file", str, path)
     if not taxonomy_file.exists():
         raise PackError(f"{path}:{_line(raw, 'taxonomy_file')}: {taxonomy_file} does not exist")
-    known = {"code", "name", "pack_version", "languages", "default_locale", "time_zone", "currency",
-             "person_id", "company_id", "windows", "holidays_file", "authorities", "indicators",
-             "refusal_reasons", "hearing", "limits", "taxonomy_file", "adhesion_rules", "routing"}
+    known = {"code", "name", "pack_version", "languages", "default_locale", "format_locale", "time_zone",
+             "currency", "person_id", "company_id", "windows", "holidays_file", "authorities", "indicators",
+             "refusal_reasons", "hearing", "limits", "taxonomy_file", "company_facts", "adhesion_rules",
+             "routing"}
     for key in raw:
         if key not in known:
             raise PackError(f"{path}:{_line(raw, key)}: unknown key {key!r}")
+    languages, default_locale, format_locale = _languages(raw, path)
+    currency = _require(raw, "currency", str, path)
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise PackError(f"{path}:{_line(raw, 'currency')}: currency must be an ISO 4217 code such as BRL")
+    company_facts = _company_facts(raw, path)
     return CountryPack(
-        code=raw["code"].upper(), name=_require(raw, "name", str, path),
+        code=code, name=_require(raw, "name", str, path),
         version=str(_require(raw, "pack_version", (str, int), path)),
-        languages=tuple(_require(raw, "languages", list, path)),
-        default_locale=_require(raw, "default_locale", str, path), time_zone=time_zone,
-        currency=_require(raw, "currency", str, path), person_id=scheme("person_id"),
+        languages=languages, default_locale=default_locale, time_zone=time_zone,
+        currency=currency, person_id=scheme("person_id"),
         company_id=scheme("company_id"), windows=windows, holidays=frozenset(holidays),
-        authorities=tuple(authorities),
+        authorities=authorities,
         formula_version=str(_require(_require(raw, "indicators", dict, path), "formula_version", str, path, "indicators.")),
         refusal_reasons=tuple(_require(raw, "refusal_reasons", list, path)),
-        hearing=dict(raw.get("hearing") or {"enabled": False}), limits=dict(raw.get("limits") or {}),
+        hearing=_hearing(raw, path), limits=dict(raw.get("limits") or {}),
         folder=folder, taxonomy_file=taxonomy_file,
-        extra={k: raw[k] for k in ("adhesion_rules", "routing") if k in raw})
+        extra={k: raw[k] for k in ("adhesion_rules", "routing") if k in raw},
+        format_locale=format_locale, published_formulas=_formulas(raw, path),
+        company_facts=company_facts,
+        adhesion_rules=_adhesion_rules(raw, company_facts, _segment_codes(taxonomy_file), path),
+        routing=_routing(raw, path))
+
+
+def _authorities(raw, code: str, path: Path) -> tuple[Authority, ...]:
+    """Exactly one national authority; regional ones cover ISO 3166-2 subdivisions of the country."""
+    authorities, seen = [], set()
+    entries = _require(raw, "authorities", list, path)
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise PackError(f"{path}:{_line(raw, 'authorities')}: each authority is a mapping")
+        authority = Authority(
+            id=_require(entry, "id", str, path, "authorities[]."), name=_require(entry, "name", str, path, "authorities[]."),
+            jurisdiction=_require(entry, "jurisdiction", str, path, "authorities[]."),
+            regions=tuple(str(r).upper() for r in entry.get("regions", [])),
+            municipalities=tuple(str(m) for m in entry.get("municipalities", [])))
+        if authority.id in seen:
+            raise PackError(f"{path}:{_line(entry, 'id')}: authority id {authority.id!r} is used twice")
+        seen.add(authority.id)
+        if authority.jurisdiction != code and not authority.jurisdiction.startswith(code + "-"):
+            raise PackError(f"{path}:{_line(entry, 'jurisdiction')}: jurisdiction must be {code} or {code}-<subdivision>")
+        for region in authority.regions:
+            if not re.fullmatch(rf"{code}-[A-Z0-9]{{1,3}}", region):
+                raise PackError(f"{path}:{_line(entry, 'regions')}: region {region!r} is not an ISO 3166-2 code of {code}")
+        if authority.municipalities and not authority.regions:
+            raise PackError(f"{path}:{_line(entry, 'municipalities')}: a municipal authority needs the regions it lies in")
+        authorities.append(authority)
+    national = [a for a in authorities if a.jurisdiction == code]
+    if len(national) != 1:
+        raise PackError(f"{path}:{_line(raw, 'authorities')}: exactly one authority must have jurisdiction {code} "
+                        f"(found {len(national)})")
+    return tuple(authorities)
+
+
+def _languages(raw, path: Path) -> tuple[tuple[str, ...], str, str]:
+    """languages as written (pt-BR), the default locale and the formatting locale, all known to Babel."""
+    from babel import Locale, UnknownLocaleError
+
+    def parse(value, key) -> Locale:
+        try:
+            return Locale.parse(str(value).replace("-", "_"))
+        except (UnknownLocaleError, ValueError, TypeError):
+            raise PackError(f"{path}:{_line(raw, key)}: unknown locale {value!r} in '{key}'") from None
+
+    languages = tuple(_require(raw, "languages", list, path))
+    if not languages:
+        raise PackError(f"{path}:{_line(raw, 'languages')}: 'languages' must not be empty")
+    offered = {str(parse(language, "languages")) for language in languages}
+    default_locale = _require(raw, "default_locale", str, path)
+    if str(parse(default_locale, "default_locale")) not in offered:
+        raise PackError(f"{path}:{_line(raw, 'default_locale')}: default_locale {default_locale!r} is not one of "
+                        f"the pack's languages")
+    format_locale = str(raw.get("format_locale") or default_locale)
+    parse(format_locale, "format_locale")
+    return languages, default_locale, format_locale
+
+
+def _formulas(raw, path: Path) -> tuple[str, ...]:
+    """formula_version, then indicators.also_published; every id must be a registered formula."""
+    from concilia.opendata.indicators import FORMULAS
+    indicators = raw["indicators"]
+    also = indicators.get("also_published", [])
+    if not isinstance(also, list):
+        raise PackError(f"{path}:{_line(indicators, 'also_published')}: 'indicators.also_published' must be a list")
+    versions = (indicators["formula_version"], *also)
+    for version in versions:
+        if version not in FORMULAS:
+            key = "formula_version" if version == indicators["formula_version"] else "also_published"
+            raise PackError(f"{path}:{_line(indicators, key)}: unknown indicator formula {version!r} "
+                            f"(known: {', '.join(sorted(FORMULAS))})")
+    return tuple(dict.fromkeys(versions))
+
+
+def _hearing(raw, path: Path) -> dict:
+    """The optional conciliation hearing: off, or scheduled within N business days, online."""
+    spec = raw.get("hearing") or {"enabled": False}
+    if not isinstance(spec, dict):
+        raise PackError(f"{path}:{_line(raw, 'hearing')}: 'hearing' must be a mapping")
+    enabled = _require(spec, "enabled", bool, path, "hearing.")
+    if not enabled:
+        return {"enabled": False}
+    days = _require(spec, "schedule_within_business_days", int, path, "hearing.")
+    if days <= 0:
+        raise PackError(f"{path}:{_line(spec, 'schedule_within_business_days')}: "
+                        "hearing.schedule_within_business_days must be positive")
+    outcomes = spec.get("outcomes", list(HEARING_OUTCOMES))
+    if not isinstance(outcomes, list) or not outcomes or any(o not in HEARING_OUTCOMES for o in outcomes):
+        raise PackError(f"{path}:{_line(spec, 'outcomes')}: hearing.outcomes must be a list of "
+                        f"{', '.join(HEARING_OUTCOMES)}")
+    mode = spec.get("mode", "online")
+    if mode != "online":
+        raise PackError(f"{path}:{_line(spec, 'mode')}: hearing.mode must be online")
+    return {"enabled": True, "schedule_within_business_days": days, "outcomes": tuple(outcomes), "mode": mode}
+
+
+def _routing(raw, path: Path) -> str:
+    spec = raw.get("routing") or {}
+    if not isinstance(spec, dict):
+        raise PackError(f"{path}:{_line(raw, 'routing')}: 'routing' must be a mapping")
+    level = spec.get("by", "region")
+    if level not in ROUTING_LEVELS:
+        raise PackError(f"{path}:{_line(spec, 'by')}: routing.by must be one of {', '.join(ROUTING_LEVELS)}")
+    return level
+
+
+def _company_facts(raw, path: Path) -> dict:
+    spec = raw.get("company_facts") or {}
+    if not isinstance(spec, dict):
+        raise PackError(f"{path}:{_line(raw, 'company_facts')}: 'company_facts' must be a mapping of fact: type")
+    for name, kind in spec.items():
+        if kind not in FACT_TYPES:
+            raise PackError(f"{path}:{_line(spec, name)}: fact {name!r} has unknown type {kind!r} "
+                            f"(known: {', '.join(FACT_TYPES)})")
+    return dict(spec)
+
+
+def _segment_codes(taxonomy_file: Path) -> set[str]:
+    with taxonomy_file.open(encoding="utf-8", newline="") as handle:
+        return {row.get("segment_code", "") for row in csv.DictReader(handle)}
+
+
+def _adhesion_rules(raw, facts: dict, segments: set[str], path: Path) -> tuple[AdhesionRule, ...]:
+    """Each rule: id, description, `when: {fact: {op: value}}` over declared facts, match all|any."""
+    rules, seen = [], set()
+    entries = raw.get("adhesion_rules") or []
+    if not isinstance(entries, list):
+        raise PackError(f"{path}:{_line(raw, 'adhesion_rules')}: 'adhesion_rules' must be a list")
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise PackError(f"{path}:{_line(raw, 'adhesion_rules')}: each adhesion rule is a mapping")
+        rule_id = _require(entry, "id", str, path, "adhesion_rules[].")
+        if rule_id in seen:
+            raise PackError(f"{path}:{_line(entry, 'id')}: adhesion rule id {rule_id!r} is used twice")
+        seen.add(rule_id)
+        where = f"adhesion_rules[{rule_id}]."
+        description = _require(entry, "description", str, path, where)
+        match = entry.get("match", "all")
+        if match not in ("all", "any"):
+            raise PackError(f"{path}:{_line(entry, 'match')}: {where}match must be all or any")
+        when = _require(entry, "when", dict, path, where)
+        conditions = []
+        for fact, test in when.items():
+            line = _line(when, fact)
+            if fact not in facts:
+                raise PackError(f"{path}:{line}: {where}when uses undeclared fact {fact!r} (declare it in company_facts)")
+            if not isinstance(test, dict) or len(test) != 1:
+                raise PackError(f"{path}:{line}: {where}when.{fact} must be one {{operator: value}}")
+            (op, value), = test.items()
+            kind = facts[fact]
+            if op not in FACT_TYPES[kind]:
+                raise PackError(f"{path}:{line}: {where}when.{fact}: a {kind} fact allows {', '.join(FACT_TYPES[kind])}")
+            if kind == "segment":
+                if not isinstance(value, list) or not value:
+                    raise PackError(f"{path}:{line}: {where}when.{fact}.{op} must be a list of segment codes")
+                unknown = [v for v in value if v not in segments]
+                if unknown:
+                    raise PackError(f"{path}:{line}: {where}when.{fact}: segments not in the taxonomy: {', '.join(map(str, unknown))}")
+                value = frozenset(value)
+            elif not _fact_value_ok(kind, value):
+                raise PackError(f"{path}:{line}: {where}when.{fact}.{op} must be a {kind} value")
+            conditions.append(Condition(fact, op, value))
+        if not conditions:
+            raise PackError(f"{path}:{_line(entry, 'when')}: {where}when needs at least one condition")
+        rules.append(AdhesionRule(rule_id, description, tuple(conditions), match, str(entry.get("source", ""))))
+    return tuple(rules)
 
 
 @lru_cache(maxsize=8)

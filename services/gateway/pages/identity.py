@@ -7,6 +7,7 @@ from concilia.identity.v1 import identity_pb2
 from ..auth import principal
 from ..clients import call
 from ..errors import from_rpc_error
+from ..locale import gettext as _
 
 bp = Blueprint("pages_identity", __name__)
 
@@ -54,7 +55,7 @@ def register():
         except grpc.RpcError as rpc_error:
             error = from_rpc_error(rpc_error)
         else:
-            flash("account created; please sign in", "ok")
+            flash(_("Your account was created; please sign in."), "ok")
             return redirect(url_for("pages_identity.login"))
     pack = current_app.extensions["concilia"].pack
     return render_template("identity/register.html", error=error, form=form, id_label=pack.person_id.label), \

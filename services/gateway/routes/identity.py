@@ -1,5 +1,4 @@
 """Accounts and tokens: /api/v1/accounts, /api/v1/auth/*, /.well-known/jwks.json."""
-import json
 
 from flask import Blueprint, current_app, jsonify, request
 
