@@ -45,19 +45,34 @@ def _rabbitmqctl(*args: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def amqp_uri():
-    """A RabbitMQ vhost of this test session's own, so parallel runs never see each other's events."""
-    vhost = f"concilia-test-{RUN_ID}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"amqp://guest:guest@{AMQP_HOST}/{vhost}"
-    _rabbitmqctl("delete_vhost", vhost)
+def make_vhost():
+    """make_vhost() -> AMQP URI of a new RabbitMQ vhost (deleted afterwards), so stacks and parallel
+    test runs never consume each other's events."""
+    created = []
+
+    def make() -> str:
+        vhost = f"concilia-test-{RUN_ID}-{len(created)}"
+        _rabbitmqctl("add_vhost", vhost)
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        created.append(vhost)
+        return f"amqp://guest:guest@{AMQP_HOST}/{vhost}"
+
+    yield make
+    for vhost in created:
+        _rabbitmqctl("delete_vhost", vhost)
 
 
 @pytest.fixture(scope="session")
-def start_stack(make_database, amqp_uri, tmp_path_factory):
+def amqp_uri(make_vhost):
+    """A RabbitMQ vhost of this test session's own."""
+    return make_vhost()
+
+
+@pytest.fixture(scope="session")
+def start_stack(make_database, make_vhost, tmp_path_factory):
     """start_stack(services=[...], gateway=True, extra_env={}) -> a running concilia.devstack.Stack
-    on PostgreSQL, with random ports. Every stack started this way is stopped at session end."""
+    on PostgreSQL databases and a RabbitMQ vhost of its own, with random ports. Every stack started
+    this way is stopped at session end."""
     from concilia.devstack import Stack, available_services
     stacks = []
 
@@ -67,7 +82,8 @@ def start_stack(make_database, amqp_uri, tmp_path_factory):
         data_dir = tmp_path_factory.mktemp("stack")
         env = {"BOOTSTRAP_ADMIN_EMAIL": "admin@concilia.test", "BOOTSTRAP_ADMIN_PASSWORD": "admin-password-1",
                "LOG_LEVEL": "INFO", **(extra_env or {})}
-        stack = Stack(data_dir=data_dir, database_urls=urls, amqp_uri=amqp_uri, services=services,
+        stack = Stack(data_dir=data_dir, database_urls=urls, amqp_uri=env.pop("AMQP_URI", None) or make_vhost(),
+                      services=services,
                       gateway=gateway, extra_env=env, random_ports=True)
         stacks.append(stack)
         stack.start(timeout=timeout)
