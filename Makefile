@@ -21,8 +21,8 @@ venv: $(STAMP) ## create .venv with the pinned dependencies
 run: $(STAMP) ## run the whole stack on embedded defaults (gateway http://127.0.0.1:8080)
 	$(VENV)/bin/concilia run
 
-services: ## start PostgreSQL and RabbitMQ if they are not running (installs them when missing)
-	bash scripts/ensure-services.sh postgres rabbitmq
+services: ## start PostgreSQL and RabbitMQ if they are not running; install what is missing (and Chromium)
+	bash scripts/ensure-services.sh postgres rabbitmq chromium
 
 test: $(STAMP) services proto-check lint ## unit + integration tests against real PostgreSQL and RabbitMQ
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the local services the stack or the tests need are up:
-#   ensure-services.sh [postgres] [rabbitmq]
+#   ensure-services.sh [postgres] [rabbitmq] [chromium]
 # Uses what is already listening; otherwise starts the Debian packages, installing them if missing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -27,10 +27,17 @@ ensure_rabbitmq() {
   rabbitmq-server -detached >/dev/null 2>&1 || true
   timeout 120 rabbitmqctl await_startup >/dev/null
 }
+ensure_chromium() {
+  # Real browsers for the web-page journeys.
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    apt_install chromium chromium-driver
+  fi
+}
 for service in "$@"; do
   case "$service" in
     postgres) ensure_postgres ;;
     rabbitmq) ensure_rabbitmq ;;
+    chromium) ensure_chromium ;;
     *) echo "unknown service: $service" >&2; exit 2 ;;
   esac
 done

@@ -1,0 +1,253 @@
+"""FileComplaint throughput and latency, against two baselines measured the same way in the same run.
+
+    .venv/bin/python bench/bench_file_complaint.py [--seconds 8] [--threads 8]
+
+Measured (8 client threads, closed loop, then an open-loop run at half the measured maximum):
+  echo      a bare grpcio server (sync, thread pool) whose handler returns its request
+  insert    a bare grpcio server whose handler does one PostgreSQL INSERT + COMMIT
+  grpc      FileComplaint on the real complaint api process (token check, validation, company
+            replica, idempotency and rate-limit queries, complaint + history + outbox rows, commit)
+  gateway   POST /api/v1/complaints through the real gateway (gunicorn) to the same api
+
+Every server runs in its own process, as in production; the stack (identity, company_registry,
+complaint, gateway) is started by concilia.devstack on fresh PostgreSQL databases and a RabbitMQ
+vhost of its own. Needs PostgreSQL at TEST_DATABASE_ADMIN_URL and RabbitMQ (rabbitmqctl).
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent import futures
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "lib"), str(REPO), str(REPO / "tests"), str(REPO / "tests" / "integration")]
+
+ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+ECHO = "/bench.Bench/Echo"
+
+
+# --- baseline servers (run as subprocesses: `--serve echo|insert`) --------------------------------
+def serve(kind: str, port: int, database_url: str) -> None:
+    import grpc
+    import psycopg
+
+    local = threading.local()
+
+    def echo(request: bytes, _context) -> bytes:
+        return request
+
+    def insert(request: bytes, _context) -> bytes:
+        if not hasattr(local, "connection"):
+            local.connection = psycopg.connect(database_url)
+        with local.connection.cursor() as cursor:
+            cursor.execute("INSERT INTO bench (id, body, created_at) VALUES (%s, %s, now())",
+                           (str(uuid.uuid4()), request.decode("utf-8", "replace")))
+        local.connection.commit()
+        return request
+
+    handler = grpc.method_handlers_generic_handler("bench.Bench", {
+        "Echo": grpc.unary_unary_rpc_method_handler(echo if kind == "echo" else insert)})
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    print("ready", flush=True)
+    server.wait_for_termination()
+
+
+# --- load generation ------------------------------------------------------------------------------
+def run_load(call, threads: int, seconds: float, rate: float | None = None) -> dict:
+    """Closed loop (rate None: as fast as possible) or paced at `rate` calls/s in total."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def worker(index: int):
+        mine, failed = [], 0
+        interval = threads / rate if rate else 0.0
+        next_start = time.perf_counter() + (interval * index / threads if rate else 0)
+        while True:
+            if rate:
+                pause = next_start - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                next_start += interval
+            started = time.perf_counter()
+            if started >= stop_at:
+                break
+            try:
+                call()
+            except Exception:  # noqa: BLE001 - counted, the run goes on
+                failed += 1
+            mine.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    begun = time.perf_counter()
+    with futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, range(threads)))
+    elapsed = time.perf_counter() - begun
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+    return {"calls": len(latencies), "errors": errors[0], "per_second": len(latencies) / elapsed,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "mean_ms": statistics.fmean(latencies) * 1000 if latencies else 0}
+
+
+def measure(name: str, call, threads: int, seconds: float) -> dict:
+    for _ in range(200):  # warm-up: connections, caches, JIT-less but pool-full
+        call()
+    full = run_load(call, threads, seconds)
+    half = run_load(call, threads, seconds, rate=full["per_second"] / 2)
+    print(f"{name:8s} max {full['per_second']:8.0f}/s p50 {full['p50_ms']:6.2f} ms p99 {full['p99_ms']:6.2f} ms"
+          f" | at half load ({half['per_second']:.0f}/s) p50 {half['p50_ms']:6.2f} ms p99 {half['p99_ms']:6.2f} ms"
+          f" | errors {full['errors'] + half['errors']}", flush=True)
+    return {"max": full, "half": half}
+
+
+# --- the run ------------------------------------------------------------------------------------
+def create_database(name: str) -> str:
+    import psycopg
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_baseline(kind: str, database_url: str) -> tuple[subprocess.Popen, str]:
+    from concilia.devstack import free_port
+    port = free_port()
+    process = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
+                                "--database-url", database_url], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    return process, f"127.0.0.1:{port}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--serve", choices=["echo", "insert"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.database_url)
+        return 0
+
+    import grpc
+    import psycopg
+    import requests
+    from google.protobuf import json_format
+
+    from concilia.chassis.country import DEFAULT_PACKS_DIR
+    from concilia.chassis.grpc_client import bearer
+    from concilia.devstack import Stack
+    from test_complaint_support import World, filing
+
+    run = uuid.uuid4().hex[:8]
+    databases = {name: f"concilia_bench_{run}_{name}" for name in ("baseline", "identity", "company_registry",
+                                                                      "complaint")}
+    vhost = f"concilia-bench-{run}"
+    work = Path(tempfile.mkdtemp(prefix="concilia-bench-"))
+    processes, stack = [], None
+    results = {}
+    try:
+        urls = {name: create_database(db) for name, db in databases.items()}
+        with psycopg.connect(urls["baseline"], autocommit=True) as connection:
+            connection.execute("CREATE TABLE bench (id uuid PRIMARY KEY, body text NOT NULL, "
+                               "created_at timestamptz NOT NULL)")
+        payload = b"x" * 300  # about the size of a FileComplaint request
+
+        for kind in ("echo", "insert"):
+            process, address = start_baseline(kind, urls["baseline"])
+            processes.append(process)
+            channel = grpc.insecure_channel(address)
+            method = channel.unary_unary(ECHO)
+            results[kind] = measure(kind, lambda: method(payload, timeout=5), args.threads, args.seconds)
+            channel.close()
+
+        subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
+        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                       check=True, capture_output=True)
+        packs = work / "packs"
+        shutil.copytree(DEFAULT_PACKS_DIR / "br", packs / "br")
+        pack = packs / "br" / "pack.yaml"
+        pack.write_text(pack.read_text().replace("filings_per_day: 20", "filings_per_day: 100000000"))
+        stack = Stack(data_dir=work / "stack", amqp_uri=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+                      database_urls={k: v for k, v in urls.items() if k != "baseline"},
+                      services=["identity", "company_registry", "complaint"], gateway=True, random_ports=True,
+                      extra_env={"BOOTSTRAP_ADMIN_EMAIL": "admin@concilia.test",
+                                 "BOOTSTRAP_ADMIN_PASSWORD": "admin-password-1", "LOG_LEVEL": "WARNING",
+                                 "CONCILIA_COUNTRY_PACKS_DIR": str(packs), "GATEWAY_WORKERS": "4"})
+        stack.start(timeout=120)
+        world = World(stack)
+        company = world.company("Banco Bench")
+        # One consumer per client thread: many consumers file at once, as in production (a single
+        # account's filings are serialised by its rate-limit counter row, on purpose).
+        tokens = [world.consumer()[1] for _ in range(args.threads)]
+        own = threading.local()
+        assigned = iter(range(10**9))
+
+        def my_token() -> str:
+            if not hasattr(own, "token"):
+                own.token = tokens[next(assigned) % len(tokens)]
+                own.session = requests.Session()
+            return own.token
+        request = filing(company)
+        stub = world.complaints
+        results["grpc"] = measure("grpc", lambda: stub.FileComplaint(request, metadata=bearer(my_token()), timeout=5),
+                                  args.threads, args.seconds)
+
+        body = json.dumps(json_format.MessageToDict(request, preserving_proto_field_name=True))
+        url = stack.gateway_url + "/api/v1/complaints"
+
+        def post():
+            headers = {"Authorization": f"Bearer {my_token()}", "Content-Type": "application/json"}
+            response = own.session.post(url, data=body, headers=headers, timeout=5)
+            if response.status_code != 201:
+                raise RuntimeError(response.status_code)
+        results["gateway"] = measure("gateway", post, args.threads, args.seconds)
+    finally:
+        if stack:
+            stack.stop()
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
+        for name in databases.values():
+            drop_database(name)
+        shutil.rmtree(work, ignore_errors=True)
+
+    grpc_rate, insert_rate = results["grpc"]["max"]["per_second"], results["insert"]["max"]["per_second"]
+    gateway_rate = results["gateway"]["max"]["per_second"]
+    ratios = {"grpc_vs_insert": grpc_rate / insert_rate, "gateway_vs_grpc": gateway_rate / grpc_rate}
+    print(f"ratios: gRPC / one-insert baseline = {ratios['grpc_vs_insert']:.0%} (target >= 80%); "
+          f"gateway / gRPC = {ratios['gateway_vs_grpc']:.0%} (target >= 50%); "
+          f"p99 at half load: gRPC {results['grpc']['half']['p99_ms']:.1f} ms, "
+          f"gateway {results['gateway']['half']['p99_ms']:.1f} ms (target <= 50 ms)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"results": results, "ratios": ratios,
+                                               "threads": args.threads, "seconds": args.seconds}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

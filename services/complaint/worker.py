@@ -1,0 +1,74 @@
+"""The complaint worker (nameko): relays the outbox, enforces deadlines with a timer sweep, and keeps
+the replica of participating companies from company_registry events.
+
+    python -m concilia.chassis.run_worker services.complaint.worker
+"""
+import logging
+import os
+from datetime import datetime
+
+from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer
+
+from concilia.chassis.clock import clock_from_env
+from concilia.chassis.country import pack_from_env
+from concilia.chassis.outbox import consume_once
+from concilia.chassis.worker import (DatabaseProvider, OutboxRelayProvider, Telemetry, observe_lag, parse_event,
+                                     relay_interval_seconds)
+from concilia.events.v1 import events_pb2 as ev
+
+from . import models
+from .domain import Complaints
+
+log = logging.getLogger(__name__)
+SWEEP_INTERVAL_SECONDS = float(os.environ.get("DEADLINE_SWEEP_INTERVAL_SECONDS", "1.0"))
+
+
+class RulesProvider(DependencyProvider):
+    """The complaint rules (domain.Complaints) over this worker's database, pack and clock."""
+
+    def setup(self):
+        from concilia.chassis.db import Database
+        self.rules = Complaints(Database(os.environ["DATABASE_URL"], pool_size=3), pack_from_env(), clock_from_env())
+
+    def get_dependency(self, worker_ctx):
+        return self.rules
+
+
+def _occurred_at(envelope: dict) -> datetime:
+    return datetime.fromisoformat(envelope["occurred_at"].replace("Z", "+00:00"))
+
+
+class ComplaintWorker:
+    name = "complaint"
+    telemetry = Telemetry()
+    db = DatabaseProvider()
+    relay = OutboxRelayProvider(models.outbox, source="complaint")
+    rules = RulesProvider()
+
+    @timer(interval=relay_interval_seconds())
+    def relay_outbox(self):
+        self.relay()
+
+    @timer(interval=SWEEP_INTERVAL_SECONDS)
+    def sweep_deadlines(self):
+        counts = self.rules.sweep()
+        if any(counts.values()):
+            log.info("deadline sweep: %s", counts)
+
+    @event_handler("company_registry", "company_adhered")
+    def on_company_adhered(self, body):
+        envelope, data = parse_event(body, ev.CompanyAdhered)
+        with self.db.transaction() as session:
+            if consume_once(session, models.processed_events, "complaint.company_adhered", envelope["id"]):
+                self.rules.company_adhered(session, data, _occurred_at(envelope))
+        observe_lag(self.name, "company_adhered", envelope["occurred_at"])
+
+    @event_handler("company_registry", "company_suspended")
+    def on_company_suspended(self, body):
+        envelope, data = parse_event(body, ev.CompanySuspended)
+        with self.db.transaction() as session:
+            if consume_once(session, models.processed_events, "complaint.company_suspended", envelope["id"]):
+                self.rules.company_suspended(session, data, _occurred_at(envelope))
+        observe_lag(self.name, "company_suspended", envelope["occurred_at"])
