@@ -5,6 +5,7 @@ tests (PostgreSQL databases and a RabbitMQ vhost of their own). Processes are st
 in production (docs/developing.md), each with its stderr in <data>/logs/<name>.log.
 """
 import os
+import random
 import shutil
 import signal
 import socket
@@ -37,10 +38,23 @@ def has_worker(service: str) -> bool:
     return (REPO / "services" / service / "worker.py").exists()
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nobody listens on, below the kernel's ephemeral range (32768+): a port the kernel
+    picked for us could be handed to someone's outgoing connection before our server binds it."""
+    while True:
+        port = random.randrange(20000, 32000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 @dataclass

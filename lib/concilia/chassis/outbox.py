@@ -16,12 +16,14 @@ import sqlalchemy as sa
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from kombu import Connection, Exchange, Producer
+from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
 
 from . import telemetry
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("concilia.outbox")
 
 OUTBOX_PUBLISHED = Counter("concilia_outbox_published_total", "Outbox events published and confirmed",
                            ["source", "event_type"])
@@ -83,17 +85,25 @@ class Outbox:
         self.table = table
         self.source = source
         self.country = country
+        # Built once: SQLAlchemy then only binds values (no statement building per event).
+        self.insert = table.insert()
 
     def add(self, session: Session, event_type: str, message: Message, occurred_at: datetime | None = None) -> str:
+        """Writes the event in the session's transaction, next to the state change it reports."""
+        row = self.row(event_type, message, occurred_at)
+        session.connection().execute(self.insert, row)
+        return row["event_id"]
+
+    def row(self, event_type: str, message: Message, occurred_at: datetime | None = None) -> dict:
+        """The values of the event's outbox row, for a caller that writes the row in the same
+        statement as its state change (one round trip; see docs/adr/0012-write-path.md)."""
         body = envelope(event_type, self.source, message, self.country, occurred_at)
         # The trace context at write time travels with the event, so the consumer's span joins the
         # trace of the request that caused it (nameko unpacks "nameko."-prefixed headers into its
         # worker context data).
         headers = {f"nameko.{k}": v for k, v in telemetry.inject().items()}
-        session.execute(self.table.insert().values(
-            event_id=body["id"], event_type=event_type, body=json.dumps(body, ensure_ascii=False),
-            headers=json.dumps(headers), created_at=datetime.now(timezone.utc)))
-        return body["id"]
+        return dict(event_id=body["id"], event_type=event_type, body=json.dumps(body, ensure_ascii=False),
+                    headers=json.dumps(headers), created_at=datetime.now(timezone.utc))
 
 
 class OutboxRelay:
@@ -154,10 +164,7 @@ class OutboxRelay:
                 producer = self._ensure_producer()
                 for row in rows:
                     self._returned.clear()
-                    producer.publish(
-                        row.body, routing_key=row.event_type, content_type="application/json",
-                        content_encoding="utf-8", delivery_mode=2, mandatory=True, message_id=row.event_id,
-                        headers=json.loads(row.headers), retry=False)
+                    self._publish(producer, row)
                     if row.event_id in self._returned:
                         self._defer(row, done)
                         continue
@@ -172,6 +179,23 @@ class OutboxRelay:
             self.close()  # a broken connection is rebuilt on the next call
             raise
         return published
+
+    def _publish(self, producer: Producer, row) -> None:
+        """One publish, as a PRODUCER span in the trace of the request that wrote the event; the
+        consumer's span becomes its child through the headers."""
+        headers = json.loads(row.headers)
+        parent = telemetry.extract({k.removeprefix("nameko."): v for k, v in headers.items()})
+        with _tracer.start_as_current_span(
+                f"{self.source}.events publish", context=parent, kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "rabbitmq", "messaging.operation": "publish",
+                            "messaging.destination.name": f"{self.source}.events",
+                            "messaging.rabbitmq.destination.routing_key": row.event_type,
+                            "messaging.message.id": row.event_id}):
+            headers.update({f"nameko.{k}": v for k, v in telemetry.inject().items()})
+            producer.publish(
+                row.body, routing_key=row.event_type, content_type="application/json",
+                content_encoding="utf-8", delivery_mode=2, mandatory=True, message_id=row.event_id,
+                headers=headers, retry=False)
 
     def _defer(self, row, done: list[int]) -> None:
         """No queue is bound to this event (its consumer never started yet, or none exists): keep

@@ -191,19 +191,36 @@ class Replay:
             with self.lock:
                 self.complaint_ids[index] = response.complaint.id
         elif action == "answer":
-            self.api.call(self.api.complaint.AnswerComplaint, complaint_pb2.AnswerComplaintRequest(
-                complaint_id=self.complaint_ids[index], text="Resposta registrada nos dados abertos."),
-                self.agent_tokens[record.company])
+            agent = self.agent_tokens[record.company]
+            self.once(lambda: self.api.call(self.api.complaint.AnswerComplaint, complaint_pb2.AnswerComplaintRequest(
+                complaint_id=self.complaint_ids[index], text="Resposta registrada nos dados abertos."), agent),
+                index, agent, done=lambda complaint: complaint.answered)
         else:
             consumer = self.consumer_tokens[index % len(self.consumer_tokens)]
             resolution = (complaint_pb2.RESOLUTION_RESOLVED if record.evaluation == "Resolvida"
                           else complaint_pb2.RESOLUTION_NOT_RESOLVED)
-            self.api.call(self.api.complaint.EvaluateComplaint, complaint_pb2.EvaluateComplaintRequest(
+            self.once(lambda: self.api.call(self.api.complaint.EvaluateComplaint, complaint_pb2.EvaluateComplaintRequest(
                 complaint_id=self.complaint_ids[index], resolution=resolution,
-                satisfaction_score=record.score or 1), consumer,
-                # An unanswered complaint reaches evaluation when the worker's sweep sees its
-                # deadline pass: wait for it rather than race it.
-                retry_on=RETRYABLE + (grpc.StatusCode.FAILED_PRECONDITION,))
+                satisfaction_score=record.score or 1), consumer),
+                index, consumer, done=lambda complaint: complaint.resolution != complaint_pb2.RESOLUTION_UNSPECIFIED)
+
+    def once(self, step, index: int, token: str, done, attempts: int = 120) -> None:
+        """Runs a state-changing step exactly once in effect. FAILED_PRECONDITION means either the
+        step already happened (a retry after a lost response) or its state is not reached yet (an
+        unanswered complaint waits for the worker's deadline sweep): look, then finish or wait."""
+        for _ in range(attempts):
+            try:
+                step()
+                return
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                    raise
+            complaint = self.api.call(self.api.complaint.GetComplaint, complaint_pb2.GetComplaintRequest(
+                complaint_id=self.complaint_ids[index]), token).complaint
+            if done(complaint):
+                return
+            time.sleep(0.25)
+        raise RuntimeError(f"record {index}: the complaint never reached the state this step needs")
 
     def drive(self, pool: ThreadPoolExecutor) -> None:
         days = self.timeline()
