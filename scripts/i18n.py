@@ -1,15 +1,17 @@
-"""The gateway's gettext catalogs (pt-BR, es-AR, en), with Babel.
+"""The gettext catalogs (pt-BR, es-AR, en), with Babel: the gateway's (pages, errors) and the
+notification service's (in-app notifications and e-mails), each in services/<svc>/i18n/.
 
-    python scripts/i18n.py extract   # marked strings -> services/gateway/i18n/messages.pot
+    python scripts/i18n.py extract   # marked strings -> services/<svc>/i18n/messages.pot
     python scripts/i18n.py update    # .pot -> each translations/<ll_CC>/LC_MESSAGES/messages.po
-    python scripts/i18n.py compile   # .po -> .mo (what the gateway loads)
+    python scripts/i18n.py compile   # .po -> .mo (what the processes load)
     python scripts/i18n.py check     # exit 1 when a marked string lacks a translation in any
                                      # catalog, a .mo is stale, or a fully marked template shows
                                      # unmarked text (services/gateway/i18n/fully_marked.txt)
 
 A translator's loop: mark strings, `extract`, `update`, fill the msgstr in each .po, `compile`,
 `check`. English is the source language: `update` copies each new msgid into the en catalog.
---root points at another checkout (the tests use a copy).
+--root points at another checkout (the tests use a copy); --catalog limits a command to one of
+CATALOGS (default: all).
 """
 import argparse
 import fnmatch
@@ -26,16 +28,20 @@ from babel.messages.pofile import read_po, write_po
 
 REPO = Path(__file__).resolve().parents[1]
 LOCALES = ("pt_BR", "es_AR", "en")
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
+            "N_": None, "N_plural": (1, 2)}  # N_: marked where defined, translated where shown
+# The services that show text to people: each has services/<name>/i18n/ (babel.cfg, catalogs).
+CATALOGS = ("gateway", "notification")
 # Text that is the same in every language (the product's name, separators).
 UNTRANSLATED = {"Concilia"}
 
 
 class Paths:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, service: str = "gateway"):
         self.root = root
-        self.i18n = root / "services" / "gateway" / "i18n"
-        self.templates = root / "services" / "gateway" / "templates"
+        self.service = service
+        self.i18n = root / "services" / service / "i18n"
+        self.templates = root / "services" / service / "templates"
         self.pot = self.i18n / "messages.pot"
         self.fully_marked = self.i18n / "fully_marked.txt"
 
@@ -47,7 +53,7 @@ class Paths:
 
 
 def extract(paths: Paths) -> Catalog:
-    """Every marked string of the gateway (Python and templates), as a template catalog."""
+    """Every marked string of the service (Python and templates), as a template catalog."""
     with (paths.i18n / "babel.cfg").open(encoding="utf-8") as handle:
         method_map, options_map = parse_mapping_cfg(handle)
     catalog = Catalog(project="Concilia", msgid_bugs_address="", charset="utf-8")
@@ -89,8 +95,8 @@ def cmd_update(paths: Paths) -> int:
         catalog.update(template, no_fuzzy_matching=True)
         if locale == "en":  # the source language translates to itself
             for message in catalog:
-                if message.id and not message.string:
-                    message.string = message.id
+                if message.id and not _translated(message):
+                    message.string = message.id if isinstance(message.id, str) else tuple(message.id)
         write_catalog(path, catalog)
         untranslated = [m.id for m in catalog if m.id and not _translated(m)]
         print(f"{path.relative_to(paths.root)}: {len(untranslated)} to translate")
@@ -117,11 +123,29 @@ def _placeholders(text) -> set[str]:
     return {name for t in texts for name in re.findall(r"%\((\w+)\)", t or "")}
 
 
+def _forms(string):
+    """A translation comparable across .po and .mo: plural forms as a tuple (read_mo gives a list)."""
+    return tuple(string) if isinstance(string, (list, tuple)) else string
+
+
 def _key(message) -> str:
     return message.id if isinstance(message.id, str) else message.id[0]
 
 
 def cmd_check(paths: Paths) -> int:
+    problems = check(paths)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"i18n check ({paths.service}): {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"i18n check ({paths.service}): every marked string translated in {', '.join(LOCALES)}")
+    return 0
+
+
+def check(paths: Paths) -> list[str]:
+    if not (paths.i18n / "babel.cfg").exists():
+        return [f"{(paths.i18n / 'babel.cfg').relative_to(paths.root)}: missing catalog configuration"]
     problems = []
     template = extract(paths)
     wanted = {_key(m): m for m in template if m.id}
@@ -148,18 +172,11 @@ def cmd_check(paths: Paths) -> int:
             problems.append(f"{mo.relative_to(paths.root)}: missing; run scripts/i18n.py compile")
         else:
             with mo.open("rb") as handle:
-                on_disk = {(_key(m), m.context): m.string for m in read_mo(handle) if m.id}
-            expected = {(_key(m), m.context): m.string for m in catalog if m.id and _translated(m)}
+                on_disk = {(_key(m), m.context): _forms(m.string) for m in read_mo(handle) if m.id}
+            expected = {(_key(m), m.context): _forms(m.string) for m in catalog if m.id and _translated(m)}
             if on_disk != expected:
                 problems.append(f"{mo.relative_to(paths.root)}: stale (differs from the .po); run scripts/i18n.py compile")
-    problems += unmarked_text(paths)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        print(f"i18n check: {len(problems)} problem(s)", file=sys.stderr)
-        return 1
-    print(f"i18n check: {len(wanted)} strings translated in {', '.join(LOCALES)}")
-    return 0
+    return problems + unmarked_text(paths)
 
 
 # --- unmarked text in fully marked templates ---------------------------------------------------
@@ -242,9 +259,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("extract", "update", "compile", "check"))
     parser.add_argument("--root", type=Path, default=REPO, help="repository root (default: this checkout)")
+    parser.add_argument("--catalog", choices=CATALOGS, action="append", help="only this service's catalog")
     args = parser.parse_args(argv)
-    paths = Paths(args.root.resolve())
-    return {"extract": cmd_extract, "update": cmd_update, "compile": cmd_compile, "check": cmd_check}[args.command](paths)
+    command = {"extract": cmd_extract, "update": cmd_update, "compile": cmd_compile, "check": cmd_check}[args.command]
+    failed = 0
+    for service in args.catalog or CATALOGS:
+        failed |= command(Paths(args.root.resolve(), service))
+    return failed
 
 
 if __name__ == "__main__":

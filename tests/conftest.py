@@ -68,11 +68,12 @@ def amqp_uri(make_vhost):
     return make_vhost()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def start_stack(make_database, make_vhost, tmp_path_factory):
     """start_stack(services=[...], gateway=True, extra_env={}) -> a running concilia.devstack.Stack
     on PostgreSQL databases and a RabbitMQ vhost of its own, with random ports. Every stack started
-    this way is stopped at session end."""
+    this way is stopped when its test module ends (a session's worth of stacks would exhaust
+    PostgreSQL's connections)."""
     from concilia.devstack import Stack, available_services
     stacks = []
 

@@ -2,6 +2,8 @@
 import logging
 import sys
 
+from google.protobuf import json_format
+
 from concilia.chassis.clock import clock_from_env
 from concilia.chassis.country import load_pack
 from concilia.chassis.db import Database
@@ -12,7 +14,8 @@ from concilia.company_registry.v1 import company_registry_pb2 as pb
 from concilia.company_registry.v1 import company_registry_pb2_grpc as pb_grpc
 
 from . import models
-from .domain import ACTIVE, PENDING, SOURCE, SUSPENDED, Company, Registry, Suggestion, Transition
+from .domain import (ACTIVE, PENDING, SOURCE, SUSPENDED, AdhesionChange, Company, MandatoryAdhesion, Obligation,
+                     Registry, Suggestion, Transition)
 from .settings import Settings
 from .taxonomy import Node, taxonomy_of
 
@@ -48,6 +51,26 @@ def transition_message(transition: Transition) -> pb.CompanyTransition:
     return message
 
 
+def obligation_message(obligation: Obligation, pack_version: str) -> pb.AdhesionObligation:
+    message = pb.AdhesionObligation(
+        tax_id=obligation.tax_id, company_id=obligation.company_id, name=obligation.name,
+        company_status=STATUS_TO_PROTO.get(obligation.company_status, 0), obliged=obligation.obliged,
+        adhered=obligation.adhered, pack_version=pack_version,
+        reasons=[pb.AdhesionReason(rule_id=r.rule_id, description=r.description, waived=r.waived,
+                                   waiver_reason=r.waiver_reason) for r in obligation.reasons])
+    message.facts.update(obligation.facts)
+    if obligation.facts_updated_at is not None:
+        message.facts_updated_at.FromDatetime(obligation.facts_updated_at)
+    return message
+
+
+def adhesion_change_message(change: AdhesionChange) -> pb.AdhesionHistoryEntry:
+    message = pb.AdhesionHistoryEntry(action=change.action, detail=change.detail, reason=change.reason,
+                                      actor_id=change.actor_id, actor_role=change.actor_role)
+    message.occurred_at.FromDatetime(change.occurred_at)
+    return message
+
+
 def node_message(node: Node) -> pb.TaxonomyNode:
     return pb.TaxonomyNode(code=node.code, name=node.name,
                            children=[node_message(child) for child in node.children.values()])
@@ -57,6 +80,7 @@ class CompanyRegistryServicer(pb_grpc.CompanyRegistryServiceServicer):
     def __init__(self, database: Database, registry: Registry):
         self.db = database
         self.registry = registry
+        self.adhesion = MandatoryAdhesion(registry)
 
     def ApplyForAdhesion(self, request, context):
         actor = optional_principal()  # anyone may apply; a token, when sent, must be valid
@@ -132,6 +156,52 @@ class CompanyRegistryServicer(pb_grpc.CompanyRegistryServiceServicer):
         with self.db.transaction() as session:
             transitions = self.registry.history(session, actor, request.company_id)
         return pb.ListCompanyHistoryResponse(transitions=[transition_message(t) for t in transitions])
+
+    # --- mandatory adhesion ------------------------------------------------------------------
+    def _obligation(self, obligation: Obligation) -> pb.AdhesionObligation:
+        return obligation_message(obligation, self.registry.pack.version)
+
+    def RecordCompanyFacts(self, request, context):
+        actor = current_principal()
+        facts = json_format.MessageToDict(request.facts) if request.HasField("facts") else {}
+        with self.db.transaction() as session:
+            obligation = self.adhesion.record_facts(session, actor, company_id=request.company_id,
+                                                    tax_id=request.tax_id, name=request.name, facts=facts)
+        return pb.RecordCompanyFactsResponse(obligation=self._obligation(obligation))
+
+    def GetAdhesionObligation(self, request, context):
+        actor = current_principal()
+        with self.db.transaction() as session:
+            obligation, changes = self.adhesion.get(session, actor, company_id=request.company_id,
+                                                    tax_id=request.tax_id)
+        return pb.GetAdhesionObligationResponse(obligation=self._obligation(obligation),
+                                                history=[adhesion_change_message(c) for c in changes])
+
+    def GrantAdhesionWaiver(self, request, context):
+        actor = current_principal()
+        with self.db.transaction() as session:
+            obligation = self.adhesion.grant_waiver(session, actor, company_id=request.company_id,
+                                                    tax_id=request.tax_id, rule_id=request.rule_id,
+                                                    reason=request.reason)
+        log.info("adhesion rule %s waived", request.rule_id)
+        return pb.GrantAdhesionWaiverResponse(obligation=self._obligation(obligation))
+
+    def RevokeAdhesionWaiver(self, request, context):
+        actor = current_principal()
+        with self.db.transaction() as session:
+            obligation = self.adhesion.revoke_waiver(session, actor, company_id=request.company_id,
+                                                     tax_id=request.tax_id, rule_id=request.rule_id,
+                                                     reason=request.reason)
+        log.info("adhesion waiver of rule %s revoked", request.rule_id)
+        return pb.RevokeAdhesionWaiverResponse(obligation=self._obligation(obligation))
+
+    def ListMandatoryAdhesions(self, request, context):
+        actor = current_principal()
+        with self.db.transaction() as session:
+            page = self.adhesion.list_mandatory(session, actor, page_size=request.page_size,
+                                                page_token=request.page_token)
+        return pb.ListMandatoryAdhesionsResponse(obligations=[self._obligation(o) for o in page.items],
+                                                 next_page_token=page.next_page_token)
 
 
 def build(settings: Settings):

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from concilia.chassis.auth import Principal
-from concilia.chassis.country import CountryPack
+from concilia.chassis.country import CountryPack, mandatory_adhesion_reasons
 from concilia.chassis.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound,
-                                     require_text)
+                                     PermissionDenied, require_text)
 from concilia.chassis.outbox import Outbox
 from concilia.events.v1 import events_pb2
 
@@ -375,3 +375,260 @@ class Registry:
         items = [self._suggestion(row) for row in rows[:size]]
         last = rows[size - 1] if len(rows) > size else None
         return Page(items, Cursor.encode(filters, [last.times_suggested, last.tax_id]) if last else "")
+
+
+# --- mandatory adhesion ------------------------------------------------------------------------
+# Rules are data in the country pack (`adhesion_rules` over declared `company_facts`, evaluated by
+# concilia.chassis.country.mandatory_adhesion_reasons). The registry keeps the facts per tax id,
+# the managers' waivers and an append-only history of both.
+FACTS_RECORDED, WAIVER_GRANTED, WAIVER_REVOKED = "facts_recorded", "waiver_granted", "waiver_revoked"
+FACT_KEEPERS = ("manager",)
+WAIVER_REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class AdhesionReason:
+    rule_id: str
+    description: str
+    waived: bool
+    waiver_reason: str
+
+
+@dataclass(frozen=True)
+class Obligation:
+    tax_id: str
+    company_id: str
+    name: str
+    company_status: str            # "" when the company is not registered
+    facts: dict
+    reasons: list[AdhesionReason]  # rules met, waived or not, in pack order
+    obliged: bool                  # some rule met and not waived
+    adhered: bool                  # an active participant
+    facts_updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AdhesionChange:
+    action: str
+    detail: str
+    reason: str
+    actor_id: str
+    actor_role: str
+    occurred_at: datetime
+
+
+class MandatoryAdhesion:
+    """Company facts, rule evaluation and waivers. Each method runs inside the caller's transaction."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self.pack = registry.pack
+
+    # --- who and what ----------------------------------------------------------------------------
+    def _subject(self, session: Session, company_id: str, tax_id: str) -> tuple[str, object]:
+        """(compact tax id, company row or None) from exactly one of company_id / tax_id."""
+        company_id, tax_id = (company_id or "").strip(), (tax_id or "").strip()
+        if company_id and tax_id:
+            raise InvalidArgument("tax_id", "give company_id or tax_id, not both")
+        companies = models.companies
+        if company_id:
+            company_id = _require_uuid("company_id", company_id)
+            row = session.execute(sa.select(companies).where(companies.c.id == company_id)).first()
+            if row is None:
+                raise NotFound("no company with this id", "company_id")
+            return row.tax_id, row
+        if not tax_id:
+            raise InvalidArgument("company_id", "give a company_id or a tax_id")
+        tax_id = self.pack.company_id.normalise("tax_id", tax_id)
+        return tax_id, session.execute(sa.select(companies).where(companies.c.tax_id == tax_id)).first()
+
+    def _require_national_manager(self, actor: Principal) -> None:
+        actor.require_role("manager")
+        if actor.jurisdiction != self.pack.code:
+            raise PermissionDenied(f"only a national manager ({self.pack.code}) may waive a mandatory-adhesion rule")
+
+    def _clean_facts(self, facts: dict) -> dict:
+        """Checks each fact against the pack (null = remove); integral numbers become ints."""
+        if not isinstance(facts, dict) or not facts:
+            raise InvalidArgument("facts", "give at least one fact")
+        clean = {}
+        for name, value in facts.items():
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            try:
+                mandatory_adhesion_reasons(self.pack, {name: value})
+            except InvalidArgument as error:
+                raise InvalidArgument(f"facts.{name}", error.message.split(": ", 1)[-1]) from None
+            if value is not None and self.pack.company_facts[name] == "segment":
+                self.registry._require_segment(f"facts.{name}", value)
+            clean[name] = value
+        return clean
+
+    def _usable(self, name: str, value) -> bool:
+        try:
+            mandatory_adhesion_reasons(self.pack, {name: value})
+            return True
+        except InvalidArgument:
+            return False
+
+    def _history(self, session: Session, tax_id: str, action: str, detail: str, reason: str, actor: Principal,
+                 now: datetime) -> None:
+        session.execute(models.adhesion_history.insert().values(
+            tax_id=tax_id, action=action, detail=detail[:500], reason=reason, actor_id=actor.account_id,
+            actor_role=actor.role, occurred_at=now))
+
+    # --- evaluation -----------------------------------------------------------------------------
+    def _evaluate(self, tax_id: str, facts_row, company, waivers: dict, name: str = "") -> Obligation:
+        stored = json.loads(facts_row.facts) if facts_row is not None else {}
+        # Facts the pack no longer declares (or of another type) are kept but ignored.
+        facts = {k: v for k, v in stored.items() if self._usable(k, v)}
+        met = set(mandatory_adhesion_reasons(self.pack, facts))
+        reasons = [AdhesionReason(rule.id, rule.description, rule.id in waivers, waivers.get(rule.id, ""))
+                   for rule in self.pack.adhesion_rules if rule.id in met]
+        status = company.status if company is not None else ""
+        return Obligation(
+            tax_id=tax_id, company_id=company.id if company is not None else "",
+            name=company.trade_name if company is not None else (facts_row.name if facts_row is not None else name),
+            company_status=status, facts=stored, reasons=reasons, obliged=any(not r.waived for r in reasons),
+            adhered=status == ACTIVE, facts_updated_at=_utc(facts_row.updated_at) if facts_row is not None else None)
+
+    def _load(self, session: Session, tax_id: str, company, name: str = "", lock: bool = False) -> Obligation:
+        query = sa.select(models.company_facts).where(models.company_facts.c.tax_id == tax_id)
+        facts_row = session.execute(query.with_for_update() if lock else query).first()
+        waivers = dict(session.execute(sa.select(models.adhesion_waivers.c.rule_id, models.adhesion_waivers.c.reason)
+                                       .where(models.adhesion_waivers.c.tax_id == tax_id)).all())
+        return self._evaluate(tax_id, facts_row, company, waivers, name)
+
+    def _suggested_name(self, session: Session, tax_id: str) -> str:
+        return session.execute(sa.select(models.company_suggestions.c.name)
+                               .where(models.company_suggestions.c.tax_id == tax_id)).scalar() or ""
+
+    # --- commands -------------------------------------------------------------------------------
+    def record_facts(self, session: Session, actor: Principal, *, company_id: str = "", tax_id: str = "",
+                     name: str = "", facts: dict) -> Obligation:
+        """Merges the given facts into the company's (null removes one); returns the new evaluation."""
+        actor.require_role(*FACT_KEEPERS)
+        facts = self._clean_facts(facts)
+        name = (name or "").strip()
+        if name:
+            name = require_text("name", name, max_length=self.registry.limits["company_name_max_chars"])
+        tax_id, company = self._subject(session, company_id, tax_id)
+        table = models.company_facts
+        current = session.execute(sa.select(table).where(table.c.tax_id == tax_id).with_for_update()).first()
+        if company is not None:
+            name = company.trade_name
+        elif not name:
+            name = (current.name if current is not None else "") or self._suggested_name(session, tax_id)
+            if not name:
+                raise InvalidArgument("name", "is required for a company that is neither registered nor suggested")
+        merged = json.loads(current.facts) if current is not None else {}
+        merged.update(facts)
+        merged = {k: v for k, v in sorted(merged.items()) if v is not None}
+        now = self.registry.clock.now()
+        values = dict(name=name, facts=json.dumps(merged, sort_keys=True), updated_at=now, updated_by=actor.account_id)
+        if current is None:
+            try:
+                with session.begin_nested():
+                    session.execute(table.insert().values(tax_id=tax_id, **values))
+            except sa.exc.IntegrityError:  # recorded concurrently: apply ours on top of it
+                session.execute(table.update().where(table.c.tax_id == tax_id).values(**values))
+        else:
+            session.execute(table.update().where(table.c.tax_id == tax_id).values(**values))
+        self._history(session, tax_id, FACTS_RECORDED, ", ".join(sorted(facts)), "", actor, now)
+        return self._load(session, tax_id, company)
+
+    def grant_waiver(self, session: Session, actor: Principal, *, company_id: str = "", tax_id: str = "",
+                     rule_id: str, reason: str) -> Obligation:
+        self._require_national_manager(actor)
+        rule_id = self._require_rule(rule_id)
+        reason = require_text("reason", reason, max_length=WAIVER_REASON_MAX)
+        tax_id, company = self._subject(session, company_id, tax_id)
+        obligation = self._load(session, tax_id, company, lock=True)
+        reason_for = {r.rule_id: r for r in obligation.reasons}
+        if rule_id not in reason_for:
+            raise FailedPrecondition(f"rule {rule_id} does not apply to this company's recorded facts")
+        if reason_for[rule_id].waived:
+            raise AlreadyExists(f"rule {rule_id} is already waived for this company", "rule_id")
+        now = self.registry.clock.now()
+        session.execute(models.adhesion_waivers.insert().values(tax_id=tax_id, rule_id=rule_id, reason=reason,
+                                                                granted_by=actor.account_id, granted_at=now))
+        self._history(session, tax_id, WAIVER_GRANTED, rule_id, reason, actor, now)
+        return self._load(session, tax_id, company)
+
+    def revoke_waiver(self, session: Session, actor: Principal, *, company_id: str = "", tax_id: str = "",
+                      rule_id: str, reason: str) -> Obligation:
+        self._require_national_manager(actor)
+        rule_id = self._require_rule(rule_id)
+        reason = require_text("reason", reason, max_length=WAIVER_REASON_MAX)
+        tax_id, company = self._subject(session, company_id, tax_id)
+        waivers = models.adhesion_waivers
+        deleted = session.execute(waivers.delete().where(waivers.c.tax_id == tax_id, waivers.c.rule_id == rule_id))
+        if deleted.rowcount == 0:
+            raise NotFound(f"rule {rule_id} is not waived for this company", "rule_id")
+        self._history(session, tax_id, WAIVER_REVOKED, rule_id, reason, actor, self.registry.clock.now())
+        return self._load(session, tax_id, company)
+
+    def _require_rule(self, rule_id: str) -> str:
+        rule_id = (rule_id or "").strip()
+        known = [rule.id for rule in self.pack.adhesion_rules]
+        if rule_id not in known:
+            raise InvalidArgument("rule_id", f"must be one of the {self.pack.code} pack's adhesion rules: "
+                                             f"{', '.join(known) or 'none (adhesion is voluntary)'}")
+        return rule_id
+
+    # --- reading ---------------------------------------------------------------------------------
+    def get(self, session: Session, actor: Principal, *, company_id: str = "",
+            tax_id: str = "") -> tuple[Obligation, list[AdhesionChange]]:
+        actor.require_role(*STAFF)
+        tax_id, company = self._subject(session, company_id, tax_id)
+        name = self._suggested_name(session, tax_id) if company is None else ""
+        obligation = self._load(session, tax_id, company, name)
+        if company is None and obligation.facts_updated_at is None and not name:
+            raise NotFound("the registry knows nothing about this company", "tax_id")
+        table = models.adhesion_history
+        rows = session.execute(sa.select(table).where(table.c.tax_id == tax_id).order_by(table.c.seq)).all()
+        return obligation, [AdhesionChange(r.action, r.detail, r.reason, r.actor_id, r.actor_role, _utc(r.occurred_at))
+                            for r in rows]
+
+    def list_mandatory(self, session: Session, actor: Principal, *, page_size: int = 0,
+                       page_token: str = "") -> Page:
+        """Companies obliged by some unwaived rule that are not active participants, by tax id."""
+        actor.require_role(*STAFF)
+        size = _page_size(page_size)
+        filters = ("mandatory-adhesions", self.pack.version)
+        after = Cursor.decode(page_token, filters, types=(str,))
+        last_seen = after[0] if after else ""
+        facts, companies, waivers = models.company_facts, models.companies, models.adhesion_waivers
+        found: list[Obligation] = []
+        batch = 200
+        while len(found) <= size:
+            rows = session.execute(sa.select(facts, companies.c.id.label("company_id"), companies.c.status,
+                                             companies.c.trade_name)
+                                   .select_from(facts.outerjoin(companies, companies.c.tax_id == facts.c.tax_id))
+                                   .where(facts.c.tax_id > last_seen).order_by(facts.c.tax_id).limit(batch)).all()
+            if not rows:
+                break
+            waived: dict[str, dict] = {}
+            for tax, rule, reason in session.execute(sa.select(waivers.c.tax_id, waivers.c.rule_id, waivers.c.reason)
+                                                     .where(waivers.c.tax_id.in_([r.tax_id for r in rows]))):
+                waived.setdefault(tax, {})[rule] = reason
+            for row in rows:
+                company = (_CompanyView(row.company_id, row.status, row.trade_name)
+                           if row.company_id is not None else None)
+                obligation = self._evaluate(row.tax_id, row, company, waived.get(row.tax_id, {}))
+                if obligation.obliged and not obligation.adhered:
+                    found.append(obligation)
+                    if len(found) > size:
+                        break
+            last_seen = rows[-1].tax_id
+            if len(rows) < batch:
+                break
+        items = found[:size]
+        return Page(items, Cursor.encode(filters, [items[-1].tax_id]) if len(found) > size else "")
+
+
+@dataclass(frozen=True)
+class _CompanyView:
+    id: str
+    status: str
+    trade_name: str

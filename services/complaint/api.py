@@ -20,6 +20,9 @@ STATUS_TO_PB = {name: pb.ComplaintStatus.Value("COMPLAINT_STATUS_" + name.upper(
 STATUS_FROM_PB = {number: name for name, number in STATUS_TO_PB.items()}
 RESOLUTION_TO_PB = {"resolved": pb.RESOLUTION_RESOLVED, "not_resolved": pb.RESOLUTION_NOT_RESOLVED, "": 0}
 RESOLUTION_FROM_PB = {number: name for name, number in RESOLUTION_TO_PB.items()}
+OUTCOME_TO_PB = {name: pb.HearingOutcome.Value("HEARING_OUTCOME_" + name.upper())
+                 for name in ("agreement", "no_agreement", "no_show")}
+OUTCOME_FROM_PB = {number: name for name, number in OUTCOME_TO_PB.items()}
 
 
 def message_pb(row) -> pb.Message:
@@ -48,7 +51,10 @@ def complaint_pb(row, messages=(), attachments=()) -> pb.Complaint:
         refusal_reason=row.refusal_reason, cancellation_reason=row.cancellation_reason,
         messages=[message_pb(r) for r in messages], attachments=[attachment_pb(r) for r in attachments],
         company_name=row.company_name, refusal_text=row.refusal_text, refused_at=ts(row.refused_at),
-        under_review_days=row.under_review_days)
+        under_review_days=row.under_review_days, authority_id=row.authority_id or "",
+        authority_jurisdiction=row.authority_jurisdiction or "", hearing_window_ends=ts(row.hearing_window_ends),
+        hearing_at=ts(row.hearing_at), hearing_url=row.hearing_url or "",
+        hearing_outcome=OUTCOME_TO_PB.get(row.hearing_outcome or "", 0))
 
 
 def full_pb(view: dict) -> pb.Complaint:
@@ -126,6 +132,17 @@ class ComplaintServicer(pb_grpc.ComplaintServiceServicer):
         view = self.complaints.redact(current_principal(), request.complaint_id, request.description,
                                       request.answer_text, request.evaluation_comment, request.note)
         return pb.RedactComplaintResponse(complaint=full_pb(view))
+
+    def ScheduleHearing(self, request, context):
+        scheduled_at = request.scheduled_at.ToDatetime(tzinfo=timezone.utc) if request.HasField("scheduled_at") else None
+        view = self.complaints.schedule_hearing(current_principal(), request.complaint_id, scheduled_at,
+                                                request.meeting_url, request.note)
+        return pb.ScheduleHearingResponse(complaint=full_pb(view))
+
+    def RecordHearingOutcome(self, request, context):
+        view = self.complaints.record_hearing_outcome(current_principal(), request.complaint_id,
+                                                      OUTCOME_FROM_PB.get(request.outcome, ""), request.note)
+        return pb.RecordHearingOutcomeResponse(complaint=full_pb(view))
 
     def GetHistory(self, request, context):
         rows = self.complaints.history(current_principal(), request.complaint_id)

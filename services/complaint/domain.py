@@ -5,24 +5,33 @@ waiting_company -> (refused) under_refusal_review -> cancelled (upheld) | waitin
 the answer clock resumes); waiting_company -> (deadline lapses) waiting_evaluation, unanswered;
 waiting_evaluation -> (evaluation window lapses) finalised_not_evaluated; any open state ->
 cancelled by a manager. Every change writes a history row and its event in the same transaction.
+
+Packs with a conciliation hearing (docs/adr/0011) add: waiting_evaluation -> (consumer: not resolved)
+hearing_pending -> (manager schedules) hearing_scheduled -> (manager records the outcome)
+finalised_evaluated; an unanswered complaint in waiting_evaluation may also be scheduled directly;
+hearing_pending -> (scheduling window lapses) finalised_evaluated as the consumer judged it.
 """
 import base64
 import csv
+import functools
 import hashlib
 import json
 import logging
 import uuid
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, time as dtime
+from datetime import datetime, timedelta, time as dtime, timezone
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.rows import namedtuple_row
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from concilia.chassis.auth import Principal
-from concilia.chassis.country import CountryPack
+from concilia.chassis.country import Authority, CountryPack
 from concilia.chassis.db import Database
 from concilia.chassis.errors import (FailedPrecondition, InvalidArgument, NotFound, PermissionDenied,
                                      ResourceExhausted, require_text)
@@ -40,9 +49,13 @@ WAITING_EVALUATION = "waiting_evaluation"
 FINALISED_EVALUATED = "finalised_evaluated"
 FINALISED_NOT_EVALUATED = "finalised_not_evaluated"
 CANCELLED = "cancelled"
+HEARING_PENDING = "hearing_pending"
+HEARING_SCHEDULED = "hearing_scheduled"
 STATUSES = (WAITING_COMPANY, UNDER_REFUSAL_REVIEW, WAITING_EVALUATION, FINALISED_EVALUATED,
-            FINALISED_NOT_EVALUATED, CANCELLED)
-OPEN_STATUSES = (WAITING_COMPANY, UNDER_REFUSAL_REVIEW, WAITING_EVALUATION)
+            FINALISED_NOT_EVALUATED, CANCELLED, HEARING_PENDING, HEARING_SCHEDULED)
+OPEN_STATUSES = (WAITING_COMPANY, UNDER_REFUSAL_REVIEW, WAITING_EVALUATION, HEARING_PENDING, HEARING_SCHEDULED)
+# How a hearing's outcome closes the complaint (resolution of a finalised-evaluated complaint).
+HEARING_RESOLUTION = {"agreement": "resolved", "no_agreement": "not_resolved", "no_show": "not_resolved"}
 RESOLUTIONS = ("resolved", "not_resolved")
 SYSTEM = ("system", "system")  # actor of deadline transitions
 NOT_PARTICIPATING = "company is not participating; suggest it with SuggestCompany"
@@ -57,7 +70,14 @@ MAGIC = {
 }
 # Statements of the filing path, built once: filing is the hot path (see bench/bench_file_complaint.py)
 # and SQLAlchemy then only binds parameters instead of rebuilding and re-keying each statement.
-COMPANY_BY_ID = sa.select(m.companies).where(m.companies.c.id == sa.bindparam("company_id"))
+# The filing's reads in one round trip: the company in the replica and, when the consumer sent an
+# idempotency key, the complaint already filed with it. Always one row (NULLs for what is missing).
+FILING_READS = sa.text(
+    "SELECT company.id, company.group_id, company.trade_name, company.segment_name, company.status,"
+    " earlier.id AS earlier_id, earlier.request_hash AS earlier_hash"
+    " FROM (VALUES (1)) AS one"
+    " LEFT JOIN companies AS company ON company.id = :company_id"
+    " LEFT JOIN complaints AS earlier ON earlier.consumer_id = :consumer_id AND earlier.idempotency_key = :key")
 COMPLAINT_BY_KEY = sa.select(m.complaints.c.id, m.complaints.c.request_hash).where(
     m.complaints.c.consumer_id == sa.bindparam("consumer_id"),
     m.complaints.c.idempotency_key == sa.bindparam("key"))
@@ -109,6 +129,42 @@ class ListQuery:
     order_by: str = ""
 
 
+@functools.lru_cache(maxsize=4)
+def filing_write(complaint_columns: tuple, history_columns: tuple, outbox_columns: tuple, dialect) -> sa.TextClause:
+    """The writes of a filing as one PostgreSQL statement (data-modifying CTEs): take one filing from
+    the account's allowance for the day unless it is used up, and only then insert the complaint, its
+    first history entry and its event. A statement is atomic by itself, so the filing needs no
+    multi-round-trip transaction (docs/adr/0012-write-path.md). Returns the new count, or no row
+    (and writes nothing) when the allowance was used up. Built once per set of columns."""
+    quote = dialect.identifier_preparer.quote
+
+    def insert(table: sa.Table, columns: tuple, prefix: str, source: str) -> str:
+        values = ", ".join(f"CAST(:{prefix}{name} AS {table.c[name].type.compile(dialect)})" for name in columns)
+        return f"INSERT INTO {table.name} ({', '.join(quote(name) for name in columns)}) SELECT {values} FROM {source}"
+    return sa.text(f"""
+        WITH counted AS (
+            INSERT INTO rate_counters (account_id, kind, window_start, count)
+            SELECT CAST(:account_id AS VARCHAR), 'filing', CAST(:window_start AS TIMESTAMP WITH TIME ZONE), 1
+            WHERE CAST(:allowance AS INTEGER) > 0
+            ON CONFLICT (account_id, kind, window_start) DO UPDATE SET count = rate_counters.count + 1
+            WHERE rate_counters.count < CAST(:allowance AS INTEGER)
+            RETURNING count
+        ), complaint AS (
+            {insert(m.complaints, complaint_columns, "c_", "counted")} RETURNING id
+        ), entry AS (
+            {insert(m.history, history_columns, "h_", "complaint")}
+        ), event AS (
+            {insert(m.outbox, outbox_columns, "o_", "complaint")}
+        )
+        SELECT count FROM counted""")
+
+
+@functools.lru_cache(maxsize=16)
+def driver_sql(statement: sa.TextClause, dialect) -> str:
+    """A text statement in the driver's own parameter style (psycopg: %(name)s), compiled once."""
+    return str(statement.compile(dialect=dialect))
+
+
 class Taxonomy:
     """The pack's complaint taxonomy: valid paths and segment names."""
 
@@ -120,6 +176,24 @@ class Taxonomy:
                 self.segment_names[row["segment_code"]] = row["segment"]
                 self.paths.add((row["segment_code"], row["area"], row["subject"], row["problem_group"],
                                 row["problem"]))
+
+
+def authority_scope(authority: Authority | None) -> str:
+    """The jurisdiction scope of an authority's docket: its jurisdiction ("AR", "AR-B"), or
+    "<jurisdiction>/<id>" for a municipal office, which shares its province's jurisdiction code
+    but handles only the complaints routed to it. A manager's `jurisdiction` claim is one of these."""
+    if authority is None:
+        return ""
+    return f"{authority.jurisdiction}/{authority.id}" if authority.municipalities else authority.jurisdiction
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def ts(value: datetime | None) -> Timestamp | None:
@@ -163,14 +237,36 @@ class Complaints:
                                  tzinfo=self.pack.zone)
         return moved.astimezone(instant.tzinfo)
 
+    def resume_answer_deadline(self, deadline: datetime, stopped_at: datetime, resumed_at: datetime) -> datetime:
+        """The answer deadline after the clock stood still from `stopped_at` to `resumed_at`.
+
+        Calendar packs: moved by the whole local days between the two. Business-day packs: moved
+        by the business days from the day it stopped (included) to the day it resumed (excluded),
+        and the new last day is that many business days after the old one (holidays skipped)."""
+        if self.pack.windows.day_count != "business":
+            return self.shift_local_days(deadline, max(0, (self.local_date(resumed_at) - self.local_date(stopped_at)).days))
+        day, resumed_on, lost = self.local_date(stopped_at), self.local_date(resumed_at), 0
+        while day < resumed_on:
+            lost += self.pack.is_business_day(day)
+            day += timedelta(days=1)
+        if lost == 0:
+            return deadline
+        last_day = self.local_date(deadline) - timedelta(days=1)  # a deadline is the midnight ending its last day
+        return self.pack.add_business_days(datetime.combine(last_day, dtime(12, 0), tzinfo=self.pack.zone), lost)
+
     def days_left(self, deadline: datetime, now: datetime) -> int:
         """Local days left before the deadline (which is a local midnight): 1 on the last day."""
         return (self.local_date(deadline) - self.local_date(now)).days
 
     # --- access ------------------------------------------------------------------------------
-    def in_jurisdiction(self, principal: Principal, region_code: str) -> bool:
-        j = principal.jurisdiction
-        return bool(j) and (j == self.pack.code or region_code == j or region_code.startswith(j + "-"))
+    def covers(self, claim: str, scope: str) -> bool:
+        """Whether a jurisdiction claim covers an authority scope: the national claim covers all,
+        a province's claim its own docket and its municipal offices', an office's claim only its own."""
+        return bool(claim) and (claim == self.pack.code or scope == claim or scope.startswith(claim + "-")
+                                or scope.startswith(claim + "/"))
+
+    def in_jurisdiction(self, principal: Principal, row) -> bool:
+        return self.covers(principal.jurisdiction, row.authority_jurisdiction)
 
     def acts_for_company(self, principal: Principal, row) -> bool:
         if principal.role != "company_agent":
@@ -185,7 +281,7 @@ class Complaints:
         if principal.role == "company_agent":
             return self.acts_for_company(principal, row)
         if principal.role in ("manager", "monitor"):
-            return self.in_jurisdiction(principal, row.region_code)
+            return self.in_jurisdiction(principal, row)
         return False
 
     def _load(self, session, principal: Principal, complaint_id: str, for_update: bool = False):
@@ -211,8 +307,8 @@ class Complaints:
             raise PermissionDenied("only the consumer who filed the complaint may do this")
 
     def _require_manager(self, principal: Principal, row) -> None:
-        if principal.role != "manager" or not self.in_jurisdiction(principal, row.region_code):
-            raise PermissionDenied("only a manager of the complaint's jurisdiction may do this")
+        if principal.role != "manager" or not self.in_jurisdiction(principal, row):
+            raise PermissionDenied("only a manager of the authority the complaint is routed to may do this")
 
     # --- writing helpers ---------------------------------------------------------------------
     def _history(self, session, complaint_id: str, action: str, actor: tuple[str, str], now: datetime,
@@ -232,7 +328,7 @@ class Complaints:
     def ref(row) -> ev.ComplaintRef:
         return ev.ComplaintRef(complaint_id=row.id, consumer_id=row.consumer_id, company_id=row.company_id,
                                company_group_id=row.company_group_id, segment_code=row.segment_code,
-                               region_code=row.region_code)
+                               region_code=row.region_code, authority_id=row.authority_id)
 
     def _finalised_event(self, session, row, now: datetime) -> None:
         self.outbox.add(session, "complaint_finalised", ev.ComplaintFinalised(
@@ -242,7 +338,8 @@ class Complaints:
             answered_at=ts(row.answered_at), finalised_at=ts(row.finalised_at), area=row.area,
             subject=row.subject, problem_group=row.problem_group, problem=row.problem,
             purchase_channel=row.purchase_channel, contacted_company_first=row.contacted_company_first,
-            city=row.city, company_name=row.company_name, segment_name=row.segment_name), now)
+            city=row.city, company_name=row.company_name, segment_name=row.segment_name,
+            hearing_outcome=row.hearing_outcome), now)
 
     def _check_attachment(self, attachment: NewAttachment, index: int | None = None) -> NewAttachment:
         prefix = "attachments" if index is None else f"attachments[{index}]"
@@ -314,9 +411,15 @@ class Complaints:
         filing = self.validate_filing(filing)
         fingerprint = filing.fingerprint()
         try:
+            if self.db.is_postgres and not filing.attachments:
+                with self.db.driver_connection() as connection:
+                    view = self._file_in_two_statements(connection, principal, filing, fingerprint)
+                if view is not None:
+                    return view
+            # Attachments (files and their rows), SQLite, and replays: in a transaction.
             with self.db.transaction() as session:
                 return self._file(session, principal, filing, fingerprint)
-        except sa.exc.IntegrityError:
+        except (sa.exc.IntegrityError, psycopg.IntegrityError):
             # Two requests with the same key raced; the other one won: answer with its complaint.
             with self.db.transaction() as session:
                 existing = self._by_key(session, principal, filing.idempotency_key)
@@ -336,19 +439,50 @@ class Complaints:
         return self._full(session, session.execute(
             sa.select(m.complaints).where(m.complaints.c.id == existing.id)).one())
 
+    def _file_in_two_statements(self, connection, principal: Principal, filing: Filing,
+                                fingerprint: str) -> dict | None:
+        """The usual filing (PostgreSQL, no attachments) on the driver's connection in autocommit:
+        one read, then one write statement, atomic by itself. SQLAlchemy's work per statement would
+        cost more than these statements (docs/adr/0012-write-path.md). None when the idempotency
+        key was used before: the caller replays it in a transaction."""
+        dialect = self.db.engine.dialect
+        with connection.cursor(row_factory=namedtuple_row) as cursor:
+            found = cursor.execute(driver_sql(FILING_READS, dialect),
+                                   self._filing_reads_params(principal, filing)).fetchone()
+            if found.earlier_id is not None:
+                return None
+            day, row, entry, event = self._new_filing(principal, filing, fingerprint, found)
+            statement = filing_write(tuple(row), tuple(entry), tuple(event), dialect)
+            if cursor.execute(driver_sql(statement, dialect),
+                              self._filing_write_params(principal.account_id, day, row, entry, event)).fetchone() is None:
+                raise ResourceExhausted(f"at most {self.filings_per_day} complaints may be filed per day")
+        return self._filed_view(row, [])
+
     def _file(self, session, principal: Principal, filing: Filing, fingerprint: str) -> dict:
-        existing = self._by_key(session, principal, filing.idempotency_key)
-        if existing is not None:
-            return self._replay(session, existing, fingerprint)
-        company = session.connection().execute(COMPANY_BY_ID, {"company_id": filing.company_id}).first()
-        if company is None or company.status != "active":
+        found = session.connection().execute(FILING_READS, self._filing_reads_params(principal, filing)).one()
+        if found.earlier_id is not None:
+            earlier = SimpleNamespace(id=found.earlier_id, request_hash=found.earlier_hash)
+            return self._replay(session, earlier, fingerprint)
+        day, row, entry, event = self._new_filing(principal, filing, fingerprint, found)
+        if not self._write_filing(session, principal.account_id, day, row, entry, event):
+            raise ResourceExhausted(f"at most {self.filings_per_day} complaints may be filed per day")
+        stored = self._store_attachments(session, row["id"], principal, row["filed_at"], filing.attachments)
+        return self._filed_view(row, stored)
+
+    @staticmethod
+    def _filing_reads_params(principal: Principal, filing: Filing) -> dict:
+        return {"company_id": filing.company_id, "consumer_id": principal.account_id, "key": filing.idempotency_key}
+
+    def _new_filing(self, principal: Principal, filing: Filing, fingerprint: str, company) -> tuple:
+        """The rows a filing writes: (local day for the rate limit, complaint, history entry, outbox
+        row). `company` is the FILING_READS row; a company not participating is refused here."""
+        if company.id is None or company.status != "active":
             raise FailedPrecondition(NOT_PARTICIPATING)
         now = self.clock.now()
         local_day = datetime.combine(self.local_date(now), dtime(0, 0), tzinfo=self.pack.zone)
-        if self._count_use(session, principal.account_id, "filing", local_day) > self.filings_per_day:
-            raise ResourceExhausted(f"at most {self.filings_per_day} complaints may be filed per day")
         complaint_id = str(uuid.uuid4())
         deadline = self.pack.add_days(now, self.pack.windows.company_answer_days)
+        authority = self.pack.route(filing.region_code, filing.city)
         row = dict(
             id=complaint_id, status=WAITING_COMPANY, consumer_id=principal.account_id,
             idempotency_key=filing.idempotency_key or None, request_hash=fingerprint,
@@ -358,22 +492,52 @@ class Complaints:
             area=filing.area, subject=filing.subject, problem_group=filing.problem_group, problem=filing.problem,
             purchase_channel=filing.purchase_channel, contacted_company_first=filing.contacted_company_first,
             description=filing.description, desired_outcome=filing.desired_outcome,
-            region_code=filing.region_code, city=filing.city, filed_at=now, answer_deadline=deadline)
-        session.connection().execute(INSERT_COMPLAINT, row)
-        self._history(session, complaint_id, "filed", (principal.account_id, principal.role), now,
-                      to_status=WAITING_COMPANY)
-        stored = self._store_attachments(session, complaint_id, principal, now, filing.attachments)
-        self.outbox.add(session, "complaint_filed", ev.ComplaintFiled(
+            region_code=filing.region_code, city=filing.city, filed_at=now, answer_deadline=deadline,
+            authority_id=authority.id if authority else "", authority_jurisdiction=authority_scope(authority))
+        entry = dict(complaint_id=complaint_id, action="filed", actor_id=principal.account_id,
+                     actor_role=principal.role, from_status="", to_status=WAITING_COMPANY, detail="", at=now)
+        event = self.outbox.row("complaint_filed", ev.ComplaintFiled(
             complaint=ev.ComplaintRef(complaint_id=complaint_id, consumer_id=principal.account_id,
                                       company_id=company.id, company_group_id=company.group_id,
-                                      segment_code=filing.segment_code, region_code=filing.region_code),
+                                      segment_code=filing.segment_code, region_code=filing.region_code,
+                                      authority_id=row["authority_id"]),
             filed_at=ts(now), answer_deadline=ts(deadline)), now)
-        # The new complaint as stored, without reading it back (filing stays one short transaction).
+        return local_day, row, entry, event
+
+    @staticmethod
+    def _filed_view(row: dict, stored: list) -> dict:
+        """The new complaint as stored, without reading it back (filing stays short)."""
         complete = {column.name: None for column in m.complaints.columns}
         complete.update(answered=False, answer_text="", refusal_reason="", refusal_text="", under_review_days=0,
-                        resolution="", satisfaction_score=0, evaluation_comment="", cancellation_reason="", **row)
+                        resolution="", satisfaction_score=0, evaluation_comment="", cancellation_reason="",
+                        hearing_url="", hearing_outcome="")
+        complete.update(row)
         return {"complaint": SimpleNamespace(**complete), "messages": [],
                 "attachments": [SimpleNamespace(**values) for values in stored]}
+
+    def _write_filing(self, session, account_id: str, day: datetime, complaint: dict, entry: dict,
+                      event: dict) -> bool:
+        """Counts the filing in the account's day and writes the complaint, its history entry and its
+        event; False, writing nothing, when the day's allowance is used up."""
+        connection = session.connection()
+        if self.db.is_postgres:
+            statement = filing_write(tuple(complaint), tuple(entry), tuple(event), self.db.engine.dialect)
+            return connection.execute(statement, self._filing_write_params(
+                account_id, day, complaint, entry, event)).first() is not None
+        # SQLite (embedded use): statement by statement in the caller's transaction, whose rollback
+        # on the caller's refusal takes the counter's increment back.
+        if self._count_use(session, account_id, "filing", day) > self.filings_per_day:
+            return False
+        connection.execute(INSERT_COMPLAINT, complaint)
+        connection.execute(INSERT_HISTORY, entry)
+        connection.execute(self.outbox.insert, event)
+        return True
+
+    def _filing_write_params(self, account_id: str, day: datetime, complaint: dict, entry: dict, event: dict) -> dict:
+        """The parameters of filing_write()."""
+        return {"account_id": account_id, "window_start": day, "allowance": self.filings_per_day,
+                **{f"c_{k}": v for k, v in complaint.items()}, **{f"h_{k}": v for k, v in entry.items()},
+                **{f"o_{k}": v for k, v in event.items()}}
 
     # --- reading -----------------------------------------------------------------------------
     def get(self, principal: Principal, complaint_id: str) -> dict:
@@ -415,8 +579,10 @@ class Complaints:
             if principal.group_id:
                 scope = sa.or_(scope, c.company_group_id == principal.group_id)
         elif principal.role in ("manager", "monitor") and principal.jurisdiction:
-            j = principal.jurisdiction
-            scope = sa.true() if j == self.pack.code else sa.or_(c.region_code == j, c.region_code.like(j + "-%"))
+            j = principal.jurisdiction  # same rule as covers()
+            scope = sa.true() if j == self.pack.code else sa.or_(
+                c.authority_jurisdiction == j, c.authority_jurisdiction.like(_escape_like(j) + "-%", escape="\\"),
+                c.authority_jurisdiction.like(_escape_like(j) + "/%", escape="\\"))
         else:
             raise PermissionDenied("this account may not list complaints")
         conditions = [scope]
@@ -535,8 +701,9 @@ class Complaints:
                 self.outbox.add(session, "complaint_cancelled", ev.ComplaintCancelled(
                     complaint=self.ref(row), reason=row.cancellation_reason), now)
             else:
-                # The answer clock resumes: the deadline moves by the whole days spent under review.
-                deadline = self.shift_local_days(row.answer_deadline, review_days)
+                # The answer clock resumes: the deadline moves by the days spent under review,
+                # counted as the pack counts its windows (calendar or business days).
+                deadline = self.resume_answer_deadline(row.answer_deadline, row.refused_at, now)
                 row = self._update(session, row, now, "refusal_rejected", actor, note, status=WAITING_COMPANY,
                                    under_review_days=row.under_review_days + review_days, answer_deadline=deadline)
                 self.outbox.add(session, "complaint_refusal_reviewed", ev.ComplaintRefusalReviewed(
@@ -601,15 +768,112 @@ class Complaints:
                 raise FailedPrecondition("the complaint cannot be evaluated before the company answers "
                                          "or its answer window ends")
             if row.status != WAITING_EVALUATION:
+                if row.status in (HEARING_PENDING, HEARING_SCHEDULED):
+                    raise FailedPrecondition(f"the complaint is {row.status}, no longer waiting for an evaluation")
                 raise FailedPrecondition(f"the complaint is already closed ({row.status})")
             now = self.clock.now()
             if now >= row.evaluation_deadline:
                 raise FailedPrecondition("the evaluation deadline has passed")
+            if resolution == "not_resolved" and self.pack.hearing_enabled:
+                return self._await_hearing(session, principal, row, now, score, comment)
             row = self._update(session, row, now, "evaluated", (principal.account_id, principal.role),
                                f"{resolution}, score {score}", status=FINALISED_EVALUATED, resolution=resolution,
                                satisfaction_score=score, evaluation_comment=comment, finalised_at=now)
             self.outbox.add(session, "complaint_evaluated", ev.ComplaintEvaluated(
                 complaint=self.ref(row), resolution=resolution, satisfaction_score=score), now)
+            self._finalised_event(session, row, now)
+            return self._full(session, row)
+
+    # --- conciliation hearing (packs with `hearing.enabled`; docs/adr/0011) --------------------
+    def hearing_window(self, opened_at: datetime) -> datetime:
+        """End of the window in which the hearing must be held: the pack's business days after it opened."""
+        return self.pack.add_business_days(opened_at, int(self.pack.hearing["schedule_within_business_days"]))
+
+    def _require_hearings(self) -> None:
+        if not self.pack.hearing_enabled:
+            raise FailedPrecondition(f"the {self.pack.code} country pack has no conciliation hearing")
+
+    def _await_hearing(self, session, principal: Principal, row, now: datetime, score: int, comment: str) -> dict:
+        """The consumer judged the answer not resolved: the evaluation is kept and a manager of the
+        routed authority may now schedule a hearing until the window ends."""
+        window = self.hearing_window(now)
+        row = self._update(session, row, now, "evaluated", (principal.account_id, principal.role),
+                           f"not_resolved, score {score}", status=HEARING_PENDING, resolution="not_resolved",
+                           satisfaction_score=score, evaluation_comment=comment, hearing_window_ends=window)
+        self.outbox.add(session, "complaint_evaluated", ev.ComplaintEvaluated(
+            complaint=self.ref(row), resolution="not_resolved", satisfaction_score=score), now)
+        return self._full(session, row)
+
+    def _finalise_without_hearing(self, session, row, now: datetime) -> None:
+        # No hearing within the window: it ends as the consumer judged it, at the window's end.
+        row = self._update(session, row, now, "hearing_window_lapsed", SYSTEM, status=FINALISED_EVALUATED,
+                           finalised_at=row.hearing_window_ends)
+        self._finalised_event(session, row, now)
+
+    def _hearing_schedulable(self, row, now: datetime) -> None:
+        unanswered = row.status == WAITING_EVALUATION and not row.answered and row.hearing_window_ends is not None
+        rescheduling = row.status == HEARING_SCHEDULED and now < row.hearing_at
+        if not (row.status == HEARING_PENDING or unanswered or rescheduling):
+            raise FailedPrecondition(f"a hearing cannot be scheduled for a complaint that is {row.status}"
+                                     + (" (answered and not judged unresolved)" if row.status == WAITING_EVALUATION
+                                        else ""))
+        if now >= row.hearing_window_ends:
+            raise FailedPrecondition("the window for holding a hearing has ended")
+
+    def schedule_hearing(self, principal: Principal, complaint_id: str, scheduled_at: datetime | None,
+                         meeting_url: str, note: str) -> dict:
+        self._require_hearings()
+        if scheduled_at is None:
+            raise InvalidArgument("scheduled_at", "is required")
+        meeting_url = require_text("meeting_url", meeting_url, max_length=500)
+        parts = urlsplit(meeting_url)
+        if parts.scheme != "https" or not parts.netloc or any(c.isspace() for c in meeting_url):
+            raise InvalidArgument("meeting_url", "must be an https address of the online meeting")
+        note = (note or "").strip()
+        if len(note) > 1000:
+            raise InvalidArgument("note", "must have at most 1000 characters")
+        with self.db.transaction() as session:
+            row = self._load(session, principal, complaint_id, for_update=True)
+            self._require_manager(principal, row)
+            now = self.clock.now()
+            self._hearing_schedulable(row, now)
+            if scheduled_at <= now or scheduled_at >= row.hearing_window_ends:
+                last_day = self.local_date(row.hearing_window_ends) - timedelta(days=1)
+                raise InvalidArgument("scheduled_at", f"must be in the future and no later than {last_day.isoformat()} "
+                                      f"({self.pack.hearing['schedule_within_business_days']} business days)")
+            if not self.pack.is_business_day(self.local_date(scheduled_at)):
+                raise InvalidArgument("scheduled_at", "must be a business day (not a weekend or a holiday)")
+            action = "hearing_rescheduled" if row.status == HEARING_SCHEDULED else "hearing_scheduled"
+            row = self._update(session, row, now, action, (principal.account_id, principal.role),
+                               scheduled_at.isoformat() + (f"; {note}" if note else ""), status=HEARING_SCHEDULED,
+                               hearing_at=scheduled_at, hearing_url=meeting_url)
+            self.outbox.add(session, "complaint_hearing_scheduled", ev.ComplaintHearingScheduled(
+                complaint=self.ref(row), scheduled_at=ts(scheduled_at), scheduler_id=principal.account_id), now)
+            return self._full(session, row)
+
+    def record_hearing_outcome(self, principal: Principal, complaint_id: str, outcome: str, note: str) -> dict:
+        self._require_hearings()
+        outcomes = self.pack.hearing["outcomes"]
+        if outcome not in outcomes:
+            raise InvalidArgument("outcome", f"must be one of {', '.join(outcomes)}")
+        note = (note or "").strip()
+        if len(note) > 1000:
+            raise InvalidArgument("note", "must have at most 1000 characters")
+        with self.db.transaction() as session:
+            row = self._load(session, principal, complaint_id, for_update=True)
+            self._require_manager(principal, row)
+            if row.status != HEARING_SCHEDULED:
+                raise FailedPrecondition(f"the complaint is {row.status}, no hearing is scheduled")
+            now = self.clock.now()
+            if now < row.hearing_at:
+                raise FailedPrecondition("the hearing has not taken place yet")
+            # The hearing closes the complaint: agreement counts as resolved, anything else as not
+            # resolved; the consumer's satisfaction score (if any) is kept.
+            row = self._update(session, row, now, "hearing_held", (principal.account_id, principal.role),
+                               outcome + (f"; {note}" if note else ""), status=FINALISED_EVALUATED,
+                               resolution=HEARING_RESOLUTION[outcome], hearing_outcome=outcome, finalised_at=now)
+            self.outbox.add(session, "complaint_hearing_held", ev.ComplaintHearingHeld(
+                complaint=self.ref(row), outcome=outcome, recorded_at=ts(now), recorder_id=principal.account_id), now)
             self._finalised_event(session, row, now)
             return self._full(session, row)
 
@@ -661,6 +925,10 @@ class Complaints:
                                            self._mark_unanswered)
         counts["not_evaluated"] = self._sweep(now, batch_size, WAITING_EVALUATION,
                                               m.complaints.c.evaluation_deadline, self._finalise_not_evaluated)
+        if self.pack.hearing_enabled:
+            counts["hearing_not_scheduled"] = self._sweep(now, batch_size, HEARING_PENDING,
+                                                          m.complaints.c.hearing_window_ends,
+                                                          self._finalise_without_hearing)
         with self.db.transaction() as session:  # counters of past windows are no longer needed
             session.execute(m.rate_counters.delete().where(m.rate_counters.c.window_start < now - timedelta(days=2)))
         return counts
@@ -686,8 +954,10 @@ class Complaints:
     def _mark_unanswered(self, session, row, now: datetime) -> None:
         # The evaluation window counts from the lapsed deadline, not from when the sweep ran.
         evaluation_deadline = self.pack.add_days(row.answer_deadline, self.pack.windows.consumer_evaluation_days)
+        # In hearing packs an unanswered complaint may go to a hearing, scheduled from the lapse on.
+        window = self.hearing_window(row.answer_deadline) if self.pack.hearing_enabled else None
         row = self._update(session, row, now, "answer_deadline_lapsed", SYSTEM, status=WAITING_EVALUATION,
-                           answered=False, evaluation_deadline=evaluation_deadline)
+                           answered=False, evaluation_deadline=evaluation_deadline, hearing_window_ends=window)
         self.outbox.add(session, "complaint_unanswered", ev.ComplaintUnanswered(
             complaint=self.ref(row), answer_deadline=ts(row.answer_deadline),
             evaluation_deadline=ts(evaluation_deadline)), now)
@@ -740,7 +1010,7 @@ class Complaints:
                 # Suspension of a company never seen adhering: remember it, it cannot receive complaints.
                 values.update(trade_name="", segment_code="", group_id="")
             session.execute(m.companies.insert().values(id=company_id, changed_at=occurred_at, **values))
-        elif occurred_at >= current.changed_at:
+        elif occurred_at >= aware(current.changed_at):
             session.execute(m.companies.update().where(m.companies.c.id == company_id)
                             .values(changed_at=occurred_at, **values))
         else:

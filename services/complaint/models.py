@@ -1,10 +1,12 @@
 """Tables of the complaint service (one `metadata`; Alembic migrations in migrations/)."""
 import sqlalchemy as sa
 
+from concilia.chassis.db import UtcDateTime
+
 from concilia.chassis.outbox import define_outbox_tables
 
 metadata = sa.MetaData()
-Timestamp = sa.DateTime(timezone=True)
+Timestamp = UtcDateTime()
 
 # Replica of participating companies, fed by company_registry events (company_adhered/suspended).
 companies = sa.Table(
@@ -60,6 +62,16 @@ complaints = sa.Table(
     # The deadline a reminder was last sent for: a moved deadline (refusal rejected) gets a new one.
     sa.Column("answer_reminder_for", Timestamp),
     sa.Column("evaluation_reminder_for", Timestamp),
+    # The competent authority (pack authority id) and the scope its managers act in: the
+    # authority's jurisdiction, "<jurisdiction>/<id>" for a municipal office (docs/adr/0011).
+    sa.Column("authority_id", sa.String(64), nullable=False, server_default=""),
+    sa.Column("authority_jurisdiction", sa.String(120), nullable=False, server_default=""),
+    # Conciliation hearing (packs with hearings): last moment a hearing may be held, when it is
+    # held, where (online), and how it ended.
+    sa.Column("hearing_window_ends", Timestamp),
+    sa.Column("hearing_at", Timestamp),
+    sa.Column("hearing_url", sa.String(500), nullable=False, server_default=""),
+    sa.Column("hearing_outcome", sa.String(16), nullable=False, server_default=""),
     sa.UniqueConstraint("consumer_id", "idempotency_key", name="uq_complaints_consumer_idempotency_key"),
     sa.Index("ix_complaints_consumer_filed", "consumer_id", "filed_at"),
     sa.Index("ix_complaints_company_deadline", "company_id", "answer_deadline"),
@@ -68,6 +80,8 @@ complaints = sa.Table(
     sa.Index("ix_complaints_status_evaluation_deadline", "status", "evaluation_deadline"),
     sa.Index("ix_complaints_region_filed", "region_code", "filed_at"),
     sa.Index("ix_complaints_filed", "filed_at"),
+    sa.Index("ix_complaints_authority_filed", "authority_jurisdiction", "filed_at"),
+    sa.Index("ix_complaints_status_hearing_window", "status", "hearing_window_ends"),
 )
 
 messages = sa.Table(

@@ -13,11 +13,13 @@ from concilia.chassis import config
 from concilia.chassis.auth import TokenVerifier
 from concilia.chassis.country import load_pack
 from concilia.chassis.grpc_client import jwks_fetcher
+from concilia.chassis.grpc_server import spans_exported
 from concilia.chassis.logs import setup_logging
 from concilia.chassis.telemetry import setup_tracing
 
 from . import errors, locale
 from .clients import Clients
+from .routes.health import MAX_QUERY_VALUE
 from .settings import GatewaySettings
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests served by the gateway", ["method", "route", "status"])
@@ -57,12 +59,21 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     for module in _blueprint_modules():
         app.register_blueprint(module.bp)
 
-    from opentelemetry.instrumentation.flask import FlaskInstrumentor
-    FlaskInstrumentor().instrument_app(app, excluded_urls="livez,healthz,static")
+    if spans_exported():
+        from opentelemetry.instrumentation.flask import FlaskInstrumentor
+        FlaskInstrumentor().instrument_app(app, excluded_urls="livez,healthz,static")
+    else:
+        # No span leaves the process, and the request and gRPC client spans cost about a third of
+        # a small request's CPU here: skip them; each service call then starts its own trace, which
+        # the service's events carry on (docs/adr/0012-write-path.md).
+        app.wsgi_app = _without_spans(app.wsgi_app)
 
     @app.before_request
     def _started():
         g.started = time.perf_counter()
+        for name, value in request.args.items(multi=True):
+            if len(value) > MAX_QUERY_VALUE:
+                raise errors.ApiError(400, "INVALID_ARGUMENT", f"{name}: at most {MAX_QUERY_VALUE} characters", name)
 
     @app.after_request
     def _observe(response):
@@ -76,6 +87,15 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
         return response
 
     return app
+
+
+def _without_spans(wsgi_app):
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    def wsgi_app_without_spans(environ, start_response):
+        with suppress_instrumentation():
+            return wsgi_app(environ, start_response)
+    return wsgi_app_without_spans
 
 
 def services_of(app: Flask) -> SimpleNamespace:

@@ -3,6 +3,8 @@
 from google.protobuf import json_format
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 
+from flask import request
+
 from .errors import ApiError
 
 
@@ -68,3 +70,18 @@ def from_json(body: dict, message_class, enum_fields: dict | None = None):
         return json_format.ParseDict(body, message_class())
     except json_format.ParseError as error:
         raise ApiError(400, "INVALID_ARGUMENT", f"invalid request body: {str(error)[:200]}") from None
+
+
+def int_arg(name: str, minimum: int = -2**31) -> int:
+    """An integer query parameter (0 when absent) that fits the int32 gRPC field it feeds;
+    anything else is a 400 naming the parameter, never a 500 from protobuf."""
+    raw = request.args.get(name, "")
+    if raw == "":
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "INVALID_ARGUMENT", f"{name}: must be an integer", name) from None
+    if not minimum <= value < 2**31:
+        raise ApiError(400, "INVALID_ARGUMENT", f"{name}: out of range", name)
+    return value

@@ -12,6 +12,7 @@ worker_class = "gthread"
 workers = _settings.workers
 threads = _settings.threads
 timeout = 30
+limit_request_line = 8190  # gunicorn's maximum: long filter values get our JSON 400, not its HTML one
 graceful_timeout = 10
 accesslog = None  # request metrics and traces instead of access logs (no personal data in URLs)
 

@@ -106,10 +106,17 @@ class Identity:
         return row
 
     def _jurisdiction(self, value: str) -> str:
-        value = (value or "").strip().upper()
-        if value != self.pack.code and not re.fullmatch(rf"{self.pack.code}-[A-Z0-9]{{1,3}}", value):
+        """The country, one of its subdivisions, or a municipal office's docket
+        ("<subdivision>/<authority id>", as the complaint service scopes it)."""
+        value = (value or "").strip()
+        region, _, office = value.partition("/")
+        region = region.upper()
+        if region != self.pack.code and not re.fullmatch(rf"{self.pack.code}-[A-Z0-9]{{1,3}}", region):
             raise InvalidArgument("jurisdiction", f"must be {self.pack.code} or {self.pack.code}-<subdivision>")
-        return value
+        if office and not any(a.id == office and a.jurisdiction == region and a.municipalities
+                              for a in self.pack.authorities):
+            raise InvalidArgument("jurisdiction", "names no municipal office of this country pack")
+        return f"{region}/{office}" if office else region
 
     def create_account(self, caller: Principal | None, new: NewAccount) -> dict:
         if new.role not in CREATORS:
@@ -254,7 +261,9 @@ class Identity:
 
 
 def _within(manager_jurisdiction: str, jurisdiction: str) -> bool:
-    return jurisdiction == manager_jurisdiction or jurisdiction.startswith(manager_jurisdiction + "-")
+    """BR covers BR-SP; AR-B covers its municipal offices (AR-B/<office>)."""
+    return jurisdiction == manager_jurisdiction or jurisdiction.startswith((manager_jurisdiction + "-",
+                                                                            manager_jurisdiction + "/"))
 
 
 def _aware(value: datetime | None) -> datetime | None:

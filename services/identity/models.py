@@ -1,5 +1,7 @@
 import sqlalchemy as sa
 
+from concilia.chassis.db import UtcDateTime
+
 from concilia.chassis.outbox import define_outbox_tables
 
 metadata = sa.MetaData()
@@ -15,11 +17,11 @@ accounts = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("company_id", sa.String(36), nullable=True),
     sa.Column("group_id", sa.String(36), nullable=True),
-    sa.Column("jurisdiction", sa.String(16), nullable=True),
+    sa.Column("jurisdiction", sa.String(64), nullable=True),  # "AR-B/omic-la-plata" for a municipal office
     sa.Column("locale", sa.String(10), nullable=False),
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("locked_until", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 refresh_tokens = sa.Table(
@@ -30,9 +32,9 @@ refresh_tokens = sa.Table(
     sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True),
     # Rotation family: reuse of a rotated token revokes the whole family (stolen-token signal).
     sa.Column("family_id", sa.String(36), nullable=False, index=True),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 outbox, processed_events = define_outbox_tables(metadata)

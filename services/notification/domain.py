@@ -16,9 +16,10 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from babel.dates import format_date
+
 from sqlalchemy.orm import Session
 
+from concilia.chassis import i18n
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import CountryPack
 from concilia.chassis.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -119,7 +120,7 @@ def format_deadline(deadline: datetime | None, pack: CountryPack, locale: str) -
     if deadline is None:
         return ""
     last_day = (deadline - timedelta(seconds=1)).astimezone(pack.zone).date()
-    return format_date(last_day, format="long", locale=locale.replace("-", "_"))
+    return i18n.format_date(last_day, pack, locale, "long")  # honours the pack's format_locale (UY)
 
 
 def _upsert(session: Session, table: sa.Table, key: str, values: dict) -> None:

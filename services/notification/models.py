@@ -1,6 +1,8 @@
 """Tables of the notification database. Statuses are stored as short lowercase words."""
 import sqlalchemy as sa
 
+from concilia.chassis.db import UtcDateTime
+
 from concilia.chassis.outbox import define_outbox_tables
 
 metadata = sa.MetaData(naming_convention={
@@ -8,7 +10,7 @@ metadata = sa.MetaData(naming_convention={
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s"})
 
 Id = sa.String(36)
-Instant = sa.DateTime(timezone=True)
+Instant = UtcDateTime()
 
 # outbox is unused today (this service publishes nothing); processed_events backs consume_once.
 outbox, processed_events = define_outbox_tables(metadata)

@@ -156,6 +156,8 @@ def _handler(source: str, event_type: str, message_class):
 
 class NotificationWorker:
     name = "notification"
+    # Events are committed in batches; nameko's prefetch equals max_workers, so this bounds them.
+    max_workers = 200
     telemetry = Telemetry()
     db = DatabaseProvider()
     runtime = Runtime()

@@ -92,8 +92,14 @@ ACTIONS = {
 }
 
 
+# The hearing exists only where the pack enables it (not on this BR stack): who may schedule a
+# hearing and record its outcome is tested cell by cell on AR stacks in test_complaint_hearing.py
+# (domain) and test_hearing_gateway.py (REST).
+ELSEWHERE = {"ScheduleHearing", "RecordHearingOutcome"}
+
+
 def test_the_matrix_covers_every_rpc():
-    assert set(ACTIONS) == set(pb.DESCRIPTOR.services_by_name["ComplaintService"].methods_by_name)
+    assert set(ACTIONS) | ELSEWHERE == set(pb.DESCRIPTOR.services_by_name["ComplaintService"].methods_by_name)
 
 
 @pytest.fixture(scope="module")

@@ -71,8 +71,26 @@ class Browser:
                 return
         raise AssertionError(f"no option {option_text!r} in {css}")
 
-    def text(self, css: str) -> str:
-        return self._call("GET", f"/element/{self.find(css)}/text")
+    def text(self, css: str, timeout: float = 10.0) -> str:
+        # After a click the old page may still be there, or be replaced between finding the element
+        # and reading it ("stale element reference"): find it again on the new page.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._call("GET", f"/element/{self.find(css, timeout)}/text")
+            except AssertionError as error:
+                if "stale element" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def wait_for_text(self, css: str, expected: str, timeout: float = 10.0) -> str:
+        """The element's text once it contains `expected` (the page after a click may still be loading)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.text(css)
+            if expected in text or time.monotonic() > deadline:
+                return text
+            time.sleep(0.1)
 
     def attribute(self, css: str, name: str) -> str:
         return self._call("GET", f"/element/{self.find(css)}/attribute/{name}")
@@ -161,7 +179,7 @@ def test_consumer_files_follows_and_evaluates_while_the_company_answers(stack, b
     complaint_url = browser.current_url
     browser.type("#message-text", "Please call me in the morning.")
     browser.click("#send-message")
-    assert "Please call me in the morning." in browser.text("#messages")
+    assert "Please call me in the morning." in browser.wait_for_text("#messages", "Please call me in the morning.")
 
     # The company agent finds it in the inbox, sorted by deadline, and answers.
     browser.sign_in(base, agent_email)
@@ -184,7 +202,8 @@ def test_consumer_files_follows_and_evaluates_while_the_company_answers(stack, b
     browser.click("#evaluate-submit")
     assert browser.attribute("#status", "data-status") == "finalised_evaluated"
     assert browser.text("#score") == "5"
-    assert "evaluated" in browser.text("#history")
+    assert browser.all("#history li[data-action='evaluated']")  # the action's code; its name is translated:
+    assert "Avaliada pelo consumidor" in browser.text("#history")
     assert browser.all("#message-text") == []  # closed: no more messages
 
 
@@ -208,4 +227,5 @@ def test_manager_reviews_a_refusal_from_the_queue(stack, browser):
     browser.type("#note", "The consumer showed the contract")
     browser.click("#review-submit")
     assert browser.attribute("#status", "data-status") == "waiting_company"
-    assert "refusal_rejected" in browser.text("#history")
+    assert browser.all("#history li[data-action='refusal_rejected']")
+    assert "Recusa rejeitada" in browser.text("#history")

@@ -127,6 +127,10 @@ def test_staff_accounts_need_the_right_creator(identity, actors):
         role=pb.ROLE_MONITOR, name="Reg", email=unique_email("r"), password=PASSWORD, jurisdiction="AR-C"),
         metadata=bearer(actors.admin_token), timeout=10))
     assert bad_jurisdiction.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(bad_jurisdiction) == "jurisdiction"
+    no_such_office = rpc_error(lambda: identity.CreateAccount(pb.CreateAccountRequest(
+        role=pb.ROLE_MANAGER, name="Office", email=unique_email("o"), password=PASSWORD,
+        jurisdiction="BR-SP/omic-la-plata"), metadata=bearer(actors.admin_token), timeout=10))
+    assert no_such_office.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(no_such_office) == "jurisdiction"
 
 
 def test_a_manager_cannot_create_staff_outside_their_jurisdiction(identity, actors):

@@ -307,7 +307,8 @@ def test_the_notifications_page_needs_a_login_and_lists_the_inbox(stack, db, own
     browser = browser_for(stack, email)
 
     def page():
-        with browser.open(stack.gateway_url + "/notifications", timeout=10) as response:
+        # The page in the language the user picks (?lang=); without it, the pack's (pt-BR).
+        with browser.open(stack.gateway_url + "/notifications?lang=en", timeout=10) as response:
             html = response.read().decode()
         return "The company answered" in html and html
     html = eventually(page)

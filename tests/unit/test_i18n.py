@@ -168,13 +168,10 @@ def test_the_shipped_catalogs_pass_the_check():
 
 @pytest.fixture
 def copy_of_gateway(tmp_path):
-    """The gateway's templates, marked Python and catalogs, in a scratch checkout."""
-    target = tmp_path / "services" / "gateway"
-    (target / "pages").mkdir(parents=True)
-    for name in ("i18n", "templates"):
-        shutil.copytree(REPO / "services" / "gateway" / name, target / name)
-    shutil.copy(REPO / "services" / "gateway" / "locale.py", target / "locale.py")
-    shutil.copy(REPO / "services" / "gateway" / "pages" / "identity.py", target / "pages" / "identity.py")
+    """The services that have catalogs (the gateway, the notification service), in a scratch checkout."""
+    for service in ("gateway", "notification"):
+        shutil.copytree(REPO / "services" / service, tmp_path / "services" / service,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     assert run_check(tmp_path).returncode == 0
     return tmp_path
 

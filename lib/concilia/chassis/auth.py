@@ -9,6 +9,7 @@ import json
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -91,11 +92,25 @@ class TokenSigner:
         return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.jwk["kid"]})
 
 
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    valid_until: float  # exp + leeway, in time.time() seconds
+    kid: str
+    key: object
+
+
 class TokenVerifier:
-    """Verifies access tokens against a JWK Set obtained from `fetch_jwks` (cached)."""
+    """Verifies access tokens against a JWK Set obtained from `fetch_jwks` (cached).
+
+    A client sends the same token with every request until it expires, and checking an EdDSA
+    signature costs more than the rest of a small request: verified tokens are remembered until
+    their expiry, in a bounded LRU keyed by the token's SHA-256 (the tokens themselves are not
+    kept). A remembered token still needs its signing key to be current (a withdrawn key ends it).
+    """
 
     def __init__(self, fetch_jwks: Callable[[], dict], issuer: str, leeway_seconds: int = 5,
-                 refetch_interval_seconds: float = 30.0):
+                 refetch_interval_seconds: float = 30.0, cache_size: int = 10_000):
         self._fetch = fetch_jwks
         self.issuer = issuer
         self.leeway = leeway_seconds
@@ -103,6 +118,9 @@ class TokenVerifier:
         self._keys: dict[str, object] = {}
         self._fetched_at = 0.0
         self._lock = threading.Lock()
+        self.cache_size = cache_size
+        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def _refresh(self, force: bool) -> None:
         with self._lock:
@@ -117,6 +135,22 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         if not token:
             raise Unauthenticated("missing access token")
+        digest = hashlib.sha256(token.encode()).digest()
+        with self._verified_lock:
+            known = self._verified.get(digest)
+            if known is not None:
+                if time.time() < known.valid_until and self._keys.get(known.kid) is known.key:
+                    self._verified.move_to_end(digest)
+                    return known.principal
+                del self._verified[digest]  # expired or key withdrawn: the full check says why
+        principal, verified = self._verify_signed(token)
+        with self._verified_lock:
+            self._verified[digest] = verified
+            if len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify_signed(self, token: str) -> tuple[Principal, _Verified]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -139,5 +173,7 @@ class TokenVerifier:
             raise Unauthenticated("invalid access token") from None
         if claims.get("role") not in ROLES:
             raise Unauthenticated("invalid access token")
-        return Principal(account_id=claims["sub"], role=claims["role"], company_id=claims.get("company_id", ""),
-                         group_id=claims.get("group_id", ""), jurisdiction=claims.get("jurisdiction", ""))
+        principal = Principal(account_id=claims["sub"], role=claims["role"], company_id=claims.get("company_id", ""),
+                              group_id=claims.get("group_id", ""), jurisdiction=claims.get("jurisdiction", ""))
+        # PyJWT rejects a token once exp <= now - leeway.
+        return principal, _Verified(principal, claims["exp"] + self.leeway, kid, key)

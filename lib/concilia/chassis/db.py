@@ -5,16 +5,36 @@ decides. Each service has its own database and its own `migrations/` folder next
 """
 import importlib
 import logging
+import threading
 import time
 from contextlib import contextmanager
+from datetime import timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """A timezone-aware instant on every database: stored as UTC, read back aware. PostgreSQL
+    does this itself; SQLite (the embedded default) would store the wall-clock fields of whatever
+    zone it was given and hand back naive values that cannot be compared with aware ones."""
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None and dialect.name == "sqlite":
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
 
 
 def normalise_url(url: str) -> str:
@@ -24,7 +44,7 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, pool_size: int = 10) -> sa.Engine:
+def make_engine(url: str, pool_size: int = 10, autocommit: bool = False) -> sa.Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
@@ -42,20 +62,88 @@ def make_engine(url: str, pool_size: int = 10) -> sa.Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
         return engine
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                            pool_recycle=1800)
+    # In autocommit no transaction is ever left open, so a connection needs no rollback on its way
+    # back to the pool.
+    extra = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **extra)
+    _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+# A connection back from the pool is checked with a ping only when it sat idle this long: a ping on
+# every checkout (pool_pre_ping) is one more round trip per request, as much as a whole statement.
+# A connection that breaks while in steady use fails its statement and is replaced by the pool.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("idle_since", 0.0) < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure means: not usable
+            # The pool discards this connection and checks out (or opens) another one.
+            raise sa.exc.DisconnectionError(f"stale pooled connection: {type(error).__name__}") from error
 
 
 class Database:
     """An engine and a session factory. `with db.transaction() as session:` commits or rolls back."""
 
     def __init__(self, url: str, pool_size: int = 10):
+        self.url = url
+        self.pool_size = pool_size
         self.engine = make_engine(url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit_engine: sa.Engine | None = None
+        self._autocommit_lock = threading.Lock()
+
+    def dispose(self) -> None:
+        """Closes every pooled connection (both pools)."""
+        self.engine.dispose()
+        if self._autocommit_engine is not None:
+            self._autocommit_engine.dispose()
 
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def driver_connection(self) -> Iterator[Any]:
+        """A pooled connection as the driver's own object (a psycopg connection on PostgreSQL), in
+        autocommit mode: every statement is its own transaction, with no BEGIN or COMMIT round
+        trips. For hot paths of one or two statements whose writes are a single statement, where
+        SQLAlchemy's own work per statement would cost more than the statement (docs/adr/0012).
+        PostgreSQL only."""
+        if not self.is_postgres:
+            raise RuntimeError("driver_connection() is for PostgreSQL databases")
+        if self._autocommit_engine is None:
+            with self._autocommit_lock:
+                if self._autocommit_engine is None:
+                    # A pool of its own, whose connections stay in autocommit: switching a shared
+                    # connection there and back costs more than a small statement's CPU.
+                    self._autocommit_engine = make_engine(self.url, self.pool_size, autocommit=True)
+        pooled = self._autocommit_engine.raw_connection()
+        try:
+            yield pooled.driver_connection
+        except BaseException:
+            if pooled.driver_connection.broken:
+                # Not put back; and a server restart broke the idle ones too: they are replaced
+                # (as SQLAlchemy does for its own connections when it sees a disconnect).
+                pooled.invalidate()
+                self._autocommit_engine.dispose()
+            raise
+        finally:
+            pooled.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -3,6 +3,8 @@ tracing, the caller's identity, and graceful shutdown. Never used in a nameko (e
 """
 import contextvars
 import logging
+import os
+import random
 import signal
 import threading
 import time
@@ -13,6 +15,8 @@ from typing import Callable
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.grpc import server_interceptor as otel_server_interceptor
 from prometheus_client import Counter, Histogram
 
@@ -43,35 +47,81 @@ def optional_principal() -> Principal | None:
     return current_principal() if _token.get() else None
 
 
+def metadata_safe(text: str, limit: int = 120) -> str:
+    """A field name as a valid gRPC metadata value (printable ASCII): a field named after user
+    input (e.g. a JSON key) must not turn a clean INVALID_ARGUMENT into a transport error."""
+    escaped = text.encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(c if " " <= c <= "~" else "?" for c in escaped)[:limit]
+
+
 def _status_code(name: str) -> grpc.StatusCode:
     return getattr(grpc.StatusCode, name, grpc.StatusCode.INTERNAL)
 
 
+def spans_exported() -> bool:
+    """Whether this process exports spans: concilia.chassis.telemetry.setup_tracing adds an exporter
+    only when an OTLP endpoint is configured (same condition)."""
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+def _trace_context(metadata) -> otel_context.Context:
+    """The caller's trace context from the call's metadata, or a new trace: what a server span
+    would give the outbox headers and the log lines, without the cost of a span nobody exports."""
+    carrier = {key: value for key, value in metadata or () if key in ("traceparent", "tracestate")}
+    if carrier:
+        return propagate.extract(carrier)
+    new = trace.SpanContext(trace_id=random.getrandbits(128) or 1, span_id=random.getrandbits(64) or 1,
+                            is_remote=False, trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED))
+    return trace.set_span_in_context(trace.NonRecordingSpan(new))
+
+
+def _bearer_token(metadata) -> str:
+    for key, value in metadata or ():
+        if key == "authorization" and value.lower().startswith("bearer "):
+            return value[7:].strip()
+    return ""
+
+
 class ChassisInterceptor(grpc.ServerInterceptor):
-    """Wraps every unary/streaming handler: token into context, metrics, domain-error mapping."""
+    """Wraps every unary/streaming handler: token into context, metrics, domain-error mapping.
+
+    A method's wrapped handler is built on its first call and reused (the caller's token is read
+    from each call's own metadata): building closures, handlers and metric children on every call
+    cost more than the rest of the interceptor. With `trace_context`, each call runs in the
+    caller's trace context (see _trace_context): for servers without OpenTelemetry's interceptor.
+    """
+
+    def __init__(self, trace_context: bool = False):
+        self.trace_context = trace_context
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        service, _, method = handler_call_details.method.lstrip("/").rpartition("/")
-        token = ""
-        for key, value in handler_call_details.invocation_metadata or ():
-            if key == "authorization" and value.lower().startswith("bearer "):
-                token = value[7:].strip()
+        wrapped = self._wrapped.get(handler_call_details.method)
+        if wrapped is None:
+            handler = continuation(handler_call_details)
+            if handler is None:
+                return None  # unknown method: not remembered (clients choose these names)
+            wrapped = self._wrapped[handler_call_details.method] = self._wrap(handler_call_details.method, handler)
+        return wrapped
 
-        def fail(error: Exception, context) -> str:
-            """Turns an exception into an aborted RPC; returns the status code name for metrics."""
+    def _wrap(self, full_method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        service, _, method = full_method.lstrip("/").rpartition("/")
+        trace_context = self.trace_context
+        handled_ok = SERVER_HANDLED.labels(service, method, "OK")
+        seconds = SERVER_SECONDS.labels(service, method)
+
+        def fail(error: Exception, context) -> None:
+            """Turns an exception into an aborted RPC."""
             if isinstance(error, DomainError):
                 if error.field:
-                    context.set_trailing_metadata((("concilia-field", error.field),))
+                    context.set_trailing_metadata((("concilia-field", metadata_safe(error.field)),))
                 context.abort(_status_code(error.code), error.message)
             if isinstance(error, grpc.RpcError) and hasattr(error, "code"):
                 # A downstream call failed: pass its status on rather than hide it as INTERNAL.
                 context.abort(error.code(), error.details() or "downstream error")
             if context.code() not in (None, grpc.StatusCode.OK):
                 raise error  # the servicer aborted on purpose
-            log.exception("unhandled error in %s", handler_call_details.method)
+            log.exception("unhandled error in %s", full_method)
             context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
         def code_of(error: Exception, context) -> str:
@@ -82,35 +132,44 @@ class ChassisInterceptor(grpc.ServerInterceptor):
             code = context.code()
             return code.name if code not in (None, grpc.StatusCode.OK) else "INTERNAL"
 
-        def observe(started: float, code: str) -> None:
-            SERVER_HANDLED.labels(service, method, code).inc()
-            SERVER_SECONDS.labels(service, method).observe(time.perf_counter() - started)
+        def failed(started: float, error: Exception, context) -> None:
+            SERVER_HANDLED.labels(service, method, code_of(error, context)).inc()
+            seconds.observe(time.perf_counter() - started)
+            fail(error, context)
 
         if handler.unary_unary:
             def unary_unary(request, context):
-                started, reset = time.perf_counter(), _token.set(token)
+                metadata = context.invocation_metadata()
+                started, reset = time.perf_counter(), _token.set(_bearer_token(metadata))
+                traced = otel_context.attach(_trace_context(metadata)) if trace_context else None
                 try:
                     response = handler.unary_unary(request, context)
-                    observe(started, "OK")
+                    handled_ok.inc()
+                    seconds.observe(time.perf_counter() - started)
                     return response
                 except Exception as error:  # noqa: BLE001 - the last barrier before the wire
-                    observe(started, code_of(error, context))
-                    fail(error, context)
+                    failed(started, error, context)
                 finally:
                     _token.reset(reset)
+                    if traced is not None:
+                        otel_context.detach(traced)
             return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer,
                                                        handler.response_serializer)
         if handler.unary_stream:
             def unary_stream(request, context):
-                started, reset = time.perf_counter(), _token.set(token)
+                metadata = context.invocation_metadata()
+                started, reset = time.perf_counter(), _token.set(_bearer_token(metadata))
+                traced = otel_context.attach(_trace_context(metadata)) if trace_context else None
                 try:
                     yield from handler.unary_stream(request, context)
-                    observe(started, "OK")
+                    handled_ok.inc()
+                    seconds.observe(time.perf_counter() - started)
                 except Exception as error:  # noqa: BLE001
-                    observe(started, code_of(error, context))
-                    fail(error, context)
+                    failed(started, error, context)
                 finally:
                     _token.reset(reset)
+                    if traced is not None:
+                        otel_context.detach(traced)
             return grpc.unary_stream_rpc_method_handler(unary_stream, handler.request_deserializer,
                                                         handler.response_serializer)
         return handler  # client-streaming methods: none in our contracts
@@ -127,13 +186,19 @@ class ApiServer:
 
     def __init__(self, service_names: list[str], port: int, add_servicers: Callable[[grpc.Server], None],
                  verifier: TokenVerifier | None = None, max_workers: int = 16, host: str = "0.0.0.0",
-                 tls: TlsFiles | None = None, grace_seconds: float = 5.0):
+                 tls: TlsFiles | None = None, grace_seconds: float = 5.0, server_spans: bool | None = None):
         global _verifier
         _verifier = verifier
         self.grace_seconds = grace_seconds
+        # A server span per call costs about as much as the rest of a small call's Python work;
+        # when no span leaves the process, the call only carries the trace context on.
+        if spans_exported() if server_spans is None else server_spans:
+            interceptors = [otel_server_interceptor(), ChassisInterceptor()]
+        else:
+            interceptors = [ChassisInterceptor(trace_context=True)]
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"),
-            interceptors=[otel_server_interceptor(), ChassisInterceptor()],
+            interceptors=interceptors,
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 * 1024 * 1024)])
         add_servicers(self.server)
         self.health = health.HealthServicer(experimental_non_blocking=True)

@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
 
 from . import telemetry
+from .db import UtcDateTime
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("concilia.outbox")
@@ -45,13 +46,13 @@ def define_outbox_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("event_type", sa.String(64), nullable=False),
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("headers", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
     )
     processed = sa.Table(
         "processed_events", metadata,
         sa.Column("consumer", sa.String(100), primary_key=True),
         sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", UtcDateTime(), nullable=False),
     )
     return outbox, processed
 

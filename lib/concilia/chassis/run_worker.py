@@ -1,6 +1,7 @@
 """Runs one service's nameko worker: python -m concilia.chassis.run_worker services.identity.worker
 
-Environment: AMQP_URI, METRICS_PORT (0 = off), WORKER_MAX_WORKERS, and the service's own settings.
+Environment: AMQP_URI, METRICS_PORT (0 = off), WORKER_MAX_WORKERS (default: the service class's
+`max_workers`, else 10), and the service's own settings.
 Monkey-patches with eventlet before anything else is imported, which is why this is the only way
 worker processes start.
 """
@@ -8,10 +9,15 @@ import eventlet
 
 eventlet.monkey_patch()  # noqa: E402 - must precede every other import
 
+import os  # noqa: E402
+
+# psycopg's default wait calls poll() in C, which eventlet cannot green: one query would block every
+# green thread. select.select is patched, so psycopg waits cooperatively. Set before psycopg loads.
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
-import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -59,8 +65,10 @@ def main(argv=None) -> int:
     setup_tracing(f"{service_class.name}-worker")
     amqp_uri = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     wait_for_broker(amqp_uri)
-    config = {"AMQP_URI": amqp_uri, "max_workers": int(os.environ.get("WORKER_MAX_WORKERS", "10")),
-              "serializer": "json", "PREFETCH_COUNT": int(os.environ.get("WORKER_PREFETCH", "20"))}
+    # Concurrent handlers, which nameko also uses as the AMQP prefetch count: a service class may
+    # set its own default (`max_workers = 300`), WORKER_MAX_WORKERS overrides both.
+    max_workers = int(os.environ.get("WORKER_MAX_WORKERS") or getattr(service_class, "max_workers", 10))
+    config = {"AMQP_URI": amqp_uri, "max_workers": max_workers, "serializer": "json"}
     runner = ServiceRunner(config)
     runner.add_service(service_class)
 

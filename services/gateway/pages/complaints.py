@@ -8,6 +8,7 @@ from datetime import timezone
 import grpc
 from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request, url_for)
 
+from concilia.chassis import i18n
 from concilia.chassis.clock import clock_from_env
 from concilia.company_registry.v1 import company_registry_pb2 as rpb
 from concilia.complaint.v1 import complaint_pb2 as pb
@@ -15,55 +16,46 @@ from concilia.complaint.v1 import complaint_pb2 as pb
 from ..auth import login_required, principal, token
 from ..clients import call
 from ..errors import from_rpc_error
+from ..locale import ROLE_NAMES, current_locale, error_text, gettext as _, lazy_gettext as _l
 
 bp = Blueprint("pages_complaints", __name__)
 
 CLOCK = clock_from_env()  # the platform clock, so pages agree with the service's deadlines
 STATUS_WORDS = {v.number: v.name[len("COMPLAINT_STATUS_"):].lower() for v in pb.ComplaintStatus.DESCRIPTOR.values}
-TEXTS = {
-    "pt": {"my": "Minhas reclamações", "new": "Nova reclamação", "inbox": "Caixa de entrada da empresa",
-           "refusals": "Recusas a analisar", "company": "Empresa", "status": "Situação", "filed": "Aberta em",
-           "deadline": "Prazo", "days_left": "Dias restantes", "none": "Nenhuma reclamação.",
-           "problem": "Problema", "channel": "Como comprou ou contratou", "contacted": "Procurou a empresa antes",
-           "description": "Descrição", "outcome": "O que espera da empresa", "region": "UF (ex.: BR-SP)",
-           "city": "Cidade", "attachment": "Anexo", "file": "Registrar reclamação", "choose": "Escolher",
-           "messages": "Mensagens", "send": "Enviar", "answer": "Responder", "refuse": "Recusar",
-           "reason": "Motivo", "evaluate": "Avaliar", "resolved": "Resolvida", "not_resolved": "Não resolvida",
-           "score": "Nota (1 a 5)", "comment": "Comentário", "uphold": "Manter a recusa (cancela)",
-           "reject": "Rejeitar a recusa (volta à empresa)", "history": "Histórico", "answer_text": "Resposta",
-           "evaluation_deadline": "Prazo de avaliação", "next": "Próxima página", "open": "Abrir",
-           "statuses": {"waiting_company": "Aguardando a empresa", "under_refusal_review": "Recusa em análise",
-                        "waiting_evaluation": "Aguardando avaliação", "finalised_evaluated": "Finalizada avaliada",
-                        "finalised_not_evaluated": "Finalizada não avaliada", "cancelled": "Cancelada"}},
-    "es": {"my": "Mis reclamos", "new": "Nuevo reclamo", "inbox": "Bandeja de la empresa",
-           "refusals": "Rechazos a revisar", "company": "Empresa", "status": "Estado", "filed": "Iniciado el",
-           "deadline": "Plazo", "days_left": "Días restantes", "none": "No hay reclamos.",
-           "problem": "Problema", "channel": "Cómo compró o contrató", "contacted": "Contactó antes a la empresa",
-           "description": "Descripción", "outcome": "Qué espera de la empresa", "region": "Provincia (ej.: AR-C)",
-           "city": "Ciudad", "attachment": "Adjunto", "file": "Iniciar reclamo", "choose": "Elegir",
-           "messages": "Mensajes", "send": "Enviar", "answer": "Responder", "refuse": "Rechazar",
-           "reason": "Motivo", "evaluate": "Evaluar", "resolved": "Resuelto", "not_resolved": "No resuelto",
-           "score": "Nota (1 a 5)", "comment": "Comentario", "uphold": "Confirmar el rechazo (cancela)",
-           "reject": "Revocar el rechazo (vuelve a la empresa)", "history": "Historial", "answer_text": "Respuesta",
-           "evaluation_deadline": "Plazo de evaluación", "next": "Página siguiente", "open": "Abrir",
-           "statuses": {"waiting_company": "Esperando a la empresa", "under_refusal_review": "Rechazo en revisión",
-                        "waiting_evaluation": "Esperando evaluación", "finalised_evaluated": "Finalizado evaluado",
-                        "finalised_not_evaluated": "Finalizado sin evaluar", "cancelled": "Cancelado"}},
-    "en": {"my": "My complaints", "new": "New complaint", "inbox": "Company inbox",
-           "refusals": "Refusals to review", "company": "Company", "status": "Status", "filed": "Filed",
-           "deadline": "Deadline", "days_left": "Days left", "none": "No complaints.",
-           "problem": "Problem", "channel": "How it was bought", "contacted": "Contacted the company first",
-           "description": "Description", "outcome": "What you expect from the company",
-           "region": "State (e.g. BR-SP)", "city": "City", "attachment": "Attachment", "file": "File complaint",
-           "choose": "Choose", "messages": "Messages", "send": "Send", "answer": "Answer", "refuse": "Refuse",
-           "reason": "Reason", "evaluate": "Evaluate", "resolved": "Resolved", "not_resolved": "Not resolved",
-           "score": "Score (1 to 5)", "comment": "Comment", "uphold": "Uphold the refusal (cancels)",
-           "reject": "Reject the refusal (back to the company)", "history": "History", "answer_text": "Answer",
-           "evaluation_deadline": "Evaluation deadline", "next": "Next page", "open": "Open",
-           "statuses": {"waiting_company": "Waiting for the company", "under_refusal_review": "Refusal under review",
-                        "waiting_evaluation": "Waiting for evaluation", "finalised_evaluated": "Finalised, evaluated",
-                        "finalised_not_evaluated": "Finalised, not evaluated", "cancelled": "Cancelled"}},
+# Page texts (English; translated by the gateway's catalogs when shown, in the page's language).
+TEXTS = {"my": _l("My complaints"), "new": _l("New complaint"), "inbox": _l("Company inbox"),
+         "refusals": _l("Refusals to review"), "company": _l("Company"), "status": _l("Status"),
+         "filed": _l("Filed on"), "deadline": _l("Deadline"), "days_left": _l("Days left"),
+         "none": _l("No complaints."), "problem": _l("Problem"), "channel": _l("How it was bought"),
+         "contacted": _l("Contacted the company first"), "description": _l("Description"),
+         "outcome": _l("What you expect from the company"), "city": _l("City"), "attachment": _l("Attachment"),
+         "file": _l("File complaint"), "choose": _l("Choose"),
+         "messages": _l("Messages"), "send": _l("Send"), "answer": _l("Reply"), "refuse": _l("Refuse"),
+         "reason": _l("Reason"), "evaluate": _l("Evaluate"), "resolved": _l("Resolved"),
+         "not_resolved": _l("Not resolved"), "score": _l("Score (1 to 5)"), "comment": _l("Comment"),
+         "uphold": _l("Uphold the refusal (cancels)"), "reject": _l("Reject the refusal (back to the company)"),
+         "history": _l("History"), "answer_text": _l("Answer"), "evaluation_deadline": _l("Evaluation deadline"),
+         "next": _l("Next page"), "open": _l("Open"),
+         "statuses": {"waiting_company": _l("Waiting for the company"),
+                      "under_refusal_review": _l("Refusal under review"),
+                      "waiting_evaluation": _l("Waiting for evaluation"),
+                      "finalised_evaluated": _l("Finalised, evaluated"),
+                      "finalised_not_evaluated": _l("Finalised, not evaluated"), "cancelled": _l("Cancelled")}}
+# History actions and refusal reasons are codes; people read these names (unknown codes as they are).
+ACTION_NAMES = {
+    "filed": _l("Complaint filed"), "message_added": _l("Message sent"), "attachment_added": _l("Attachment added"),
+    "answered": _l("Answered by the company"), "refused": _l("Refused by the company"),
+    "refusal_upheld": _l("Refusal upheld"), "refusal_rejected": _l("Refusal rejected"),
+    "evaluated": _l("Evaluated by the consumer"), "cancelled": _l("Cancelled"), "redacted": _l("Personal data removed"),
+    "answer_deadline_lapsed": _l("Answer deadline lapsed"),
+    "evaluation_deadline_lapsed": _l("Evaluation deadline lapsed"),
 }
+REFUSAL_REASON_NAMES = {
+    "not_customer": _l("Not our customer"), "duplicate": _l("Duplicate complaint"),
+    "wrong_company": _l("Filed against the wrong company"), "abusive_content": _l("Abusive content"),
+    "outside_scope": _l("Outside the scope of consumer protection"),
+}
+ACTOR_NAMES = {**ROLE_NAMES, "system": _l("the platform")}
 
 
 def services():
@@ -72,18 +64,17 @@ def services():
 
 def page_context() -> dict:
     pack = services().pack
-    language = pack.languages[0] if pack.languages else "en"
-    return {"page_lang": language, "t": TEXTS.get(language.split("-")[0], TEXTS["en"]), "user": principal(),
-            "status_word": lambda number: STATUS_WORDS.get(number, ""), "local": local_time,
-            "days_left": days_left, "zone": pack.time_zone}
+    return {"t": TEXTS, "user": principal(), "action_names": ACTION_NAMES, "reason_names": REFUSAL_REASON_NAMES,
+            "actor_names": ACTOR_NAMES, "status_word": lambda number: STATUS_WORDS.get(number, ""),
+            "local": local_time, "days_left": days_left, "zone": pack.time_zone,
+            "region_example": next((a.regions[0] for a in pack.authorities if a.regions), "")}
 
 
 def local_time(stamp) -> str:
     """A protobuf Timestamp in the deployment's time zone ("" when unset)."""
     if not stamp.seconds and not stamp.nanos:
         return ""
-    instant = stamp.ToDatetime(tzinfo=timezone.utc).astimezone(services().pack.zone)
-    return instant.strftime("%d/%m/%Y %H:%M")
+    return i18n.format_datetime(stamp.ToDatetime(tzinfo=timezone.utc), services().pack, current_locale(), "short")
 
 
 def days_left(stamp) -> int | None:
@@ -118,7 +109,7 @@ def act(complaint_id: str, method, message, done: str):
     try:
         call(method, message, token())
     except grpc.RpcError as error:
-        flash(from_rpc_error(error).message, "error")
+        flash(error_text(from_rpc_error(error)).message, "error")
     else:
         flash(done, "ok")
     return back_to(complaint_id)
@@ -222,7 +213,7 @@ def download(complaint_id, attachment_id):
 @login_required
 def message(complaint_id):
     return act(complaint_id, complaints().AddMessage, pb.AddMessageRequest(
-        complaint_id=complaint_id, text=request.form.get("text", "")), "✓")
+        complaint_id=complaint_id, text=request.form.get("text", "")), _("Message sent."))
 
 
 @bp.post("/complaints/<complaint_id>/attachments")
@@ -231,14 +222,15 @@ def attach(complaint_id):
     upload = request.files.get("file")
     return act(complaint_id, complaints().AddAttachment, pb.AddAttachmentRequest(
         complaint_id=complaint_id, file_name=upload.filename if upload else "",
-        content_type=(upload.mimetype if upload else ""), content=upload.read() if upload else b""), "✓")
+        content_type=(upload.mimetype if upload else ""), content=upload.read() if upload else b""),
+        _("Attachment added."))
 
 
 @bp.post("/complaints/<complaint_id>/answer")
 @login_required
 def answer(complaint_id):
     return act(complaint_id, complaints().AnswerComplaint, pb.AnswerComplaintRequest(
-        complaint_id=complaint_id, text=request.form.get("text", "")), "✓")
+        complaint_id=complaint_id, text=request.form.get("text", "")), _("Answer sent."))
 
 
 @bp.post("/complaints/<complaint_id>/refusal")
@@ -246,7 +238,7 @@ def answer(complaint_id):
 def refuse(complaint_id):
     return act(complaint_id, complaints().RefuseComplaint, pb.RefuseComplaintRequest(
         complaint_id=complaint_id, reason_code=request.form.get("reason_code", ""),
-        text=request.form.get("text", "")), "✓")
+        text=request.form.get("text", "")), _("Refusal sent for review."))
 
 
 @bp.post("/complaints/<complaint_id>/evaluation")
@@ -260,7 +252,7 @@ def evaluate(complaint_id):
         score = 0
     return act(complaint_id, complaints().EvaluateComplaint, pb.EvaluateComplaintRequest(
         complaint_id=complaint_id, resolution=resolution, satisfaction_score=score,
-        comment=request.form.get("comment", "")), "✓")
+        comment=request.form.get("comment", "")), _("Thank you: your evaluation was saved."))
 
 
 @bp.post("/complaints/<complaint_id>/refusal-review")
@@ -268,11 +260,11 @@ def evaluate(complaint_id):
 def review(complaint_id):
     return act(complaint_id, complaints().ReviewRefusal, pb.ReviewRefusalRequest(
         complaint_id=complaint_id, uphold=request.form.get("decision") == "uphold",
-        note=request.form.get("note", "")), "✓")
+        note=request.form.get("note", "")), _("Review saved."))
 
 
 @bp.post("/complaints/<complaint_id>/cancellation")
 @login_required
 def cancel(complaint_id):
     return act(complaint_id, complaints().CancelComplaint, pb.CancelComplaintRequest(
-        complaint_id=complaint_id, reason=request.form.get("reason", "")), "✓")
+        complaint_id=complaint_id, reason=request.form.get("reason", "")), _("Complaint cancelled."))

@@ -3,48 +3,27 @@
 The profile lives at /companies/<id>/profile because /companies/<id> is the public indicators page
 (pages/public.py); the profile links to it when that page exists.
 """
+from datetime import timezone
+
 import grpc
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from concilia.company_registry.v1 import company_registry_pb2 as pb
 
 from ..clients import call
+from ..locale import lazy_gettext as _l
 
 bp = Blueprint("pages_registry", __name__)
 
-# Page texts by language; the deployment's language comes from the country pack.
-TEXTS = {
-    "pt": {"indicators": "Indicadores de atendimento",
-           "title": "Empresas participantes", "search": "Nome da empresa", "segment": "Segmento",
-           "all_segments": "Todos os segmentos", "filter": "Filtrar", "none": "Nenhuma empresa encontrada.",
-           "next": "Próxima página", "group": "Grupo econômico",
-           "legal_name": "Razão social", "status": "Situação", "since": "Na plataforma desde",
-           "back": "Todas as empresas", "reason": "Motivo",
-           "statuses": {"active": "Participante", "suspended": "Suspensa", "pending": "Adesão em análise"}},
-    "es": {"indicators": "Indicadores de atención",
-           "title": "Empresas adheridas", "search": "Nombre de la empresa", "segment": "Rubro",
-           "all_segments": "Todos los rubros", "filter": "Filtrar", "none": "No se encontraron empresas.",
-           "next": "Página siguiente", "group": "Grupo económico",
-           "legal_name": "Razón social", "status": "Estado", "since": "En la plataforma desde",
-           "back": "Todas las empresas", "reason": "Motivo",
-           "statuses": {"active": "Adherida", "suspended": "Suspendida", "pending": "Adhesión en análisis"}},
-    "en": {"indicators": "Complaint indicators",
-           "title": "Participating companies", "search": "Company name", "segment": "Market segment",
-           "all_segments": "All segments", "filter": "Filter", "none": "No companies found.",
-           "next": "Next page", "group": "Economic group",
-           "legal_name": "Legal name", "status": "Status", "since": "On the platform since",
-           "back": "All companies", "reason": "Reason",
-           "statuses": {"active": "Participating", "suspended": "Suspended", "pending": "Application under review"}},
-}
+# The company statuses as people read them (translated when shown).
+STATUS_NAMES = {"active": _l("Participating"), "suspended": _l("Suspended"), "pending": _l("Application under review")}
 STATUS_WORDS = {pb.COMPANY_STATUS_PENDING: "pending", pb.COMPANY_STATUS_ACTIVE: "active",
                 pb.COMPANY_STATUS_SUSPENDED: "suspended"}
 
 
 def page_context() -> dict:
     pack = current_app.extensions["concilia"].pack
-    language = pack.languages[0] if pack.languages else "en"
-    return {"page_lang": language, "t": TEXTS.get(language.split("-")[0], TEXTS["en"]),
-            "company_id_label": pack.company_id.label}
+    return {"status_names": STATUS_NAMES, "company_id_label": pack.company_id.label}
 
 
 def segment_names() -> dict:
@@ -87,4 +66,4 @@ def company(company_id):
     return render_template("registry/company.html", company=found, status=STATUS_WORDS.get(found.status, ""),
                            indicators_url=indicators_url,
                            segment_name=segment_names().get(found.segment_code, found.segment_code),
-                           since=found.created_at.ToDatetime().date().isoformat(), **page_context())
+                           since=found.created_at.ToDatetime(tzinfo=timezone.utc), **page_context())

@@ -11,7 +11,7 @@ from concilia.complaint.v1 import complaint_pb2 as pb
 
 from ..auth import require_api_token
 from ..clients import call
-from ..convert import from_json, to_json, word_to_enum
+from ..convert import from_json, int_arg, to_json, word_to_enum
 from ..errors import ApiError
 
 bp = Blueprint("complaints", __name__, url_prefix="/api/v1/complaints")
@@ -43,18 +43,6 @@ def with_path_id(message_class, complaint_id: str, body: dict | None = None):
     message.complaint_id = complaint_id
     return message
 
-
-def int_arg(name: str) -> int:
-    raw = request.args.get(name, "")
-    if raw == "":
-        return 0
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "INVALID_ARGUMENT", f"{name}: must be an integer", name) from None
-    if not 0 <= value < 2**31:
-        raise ApiError(400, "INVALID_ARGUMENT", f"{name}: out of range", name)
-    return value
 
 
 def time_arg(name: str) -> Timestamp | None:
@@ -88,7 +76,7 @@ def file_complaint():
 def list_complaints():
     message = pb.ListComplaintsRequest(
         status=word_to_enum(STATUS_ENUM, request.args.get("status", ""), "status"),
-        company_id=request.args.get("company_id", ""), page_size=int_arg("page_size"),
+        company_id=request.args.get("company_id", ""), page_size=int_arg("page_size", minimum=0),
         page_token=request.args.get("page_token", ""), order_by=request.args.get("order_by", ""))
     for name in ("filed_from", "filed_to"):
         stamp = time_arg(name)
@@ -144,6 +132,19 @@ def cancel(complaint_id):
 def redact(complaint_id):
     message = with_path_id(pb.RedactComplaintRequest, complaint_id)
     return jsonify(to_json(call(complaints().RedactComplaint, message, require_api_token())))
+
+
+# --- conciliation hearing (packs with hearings; docs/adr/0011) ---------------------------------
+@bp.post("/<complaint_id>/hearing")
+def schedule_hearing(complaint_id):
+    message = with_path_id(pb.ScheduleHearingRequest, complaint_id)
+    return jsonify(to_json(call(complaints().ScheduleHearing, message, require_api_token())))
+
+
+@bp.post("/<complaint_id>/hearing-outcome")
+def record_hearing_outcome(complaint_id):
+    message = with_path_id(pb.RecordHearingOutcomeRequest, complaint_id)
+    return jsonify(to_json(call(complaints().RecordHearingOutcome, message, require_api_token())))
 
 
 # --- messages and attachments -----------------------------------------------------------------

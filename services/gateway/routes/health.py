@@ -45,7 +45,23 @@ def openapi_document() -> dict:
         for section, items in (fragment.get("components") or {}).items():
             document.setdefault("components", {}).setdefault(section, {}).update(items)
         document.setdefault("tags", []).extend(fragment.get("tags", []))
+    _bound_query_strings(document)
     return document
+
+
+MAX_QUERY_VALUE = 500  # characters; enforced for every request in app.py
+
+
+def _bound_query_strings(document: dict) -> None:
+    """Every string query parameter is at most MAX_QUERY_VALUE characters, as the gateway enforces."""
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {}) if parameter.get("in") == "query" else {}
+                if schema.get("type") == "string" and "maxLength" not in schema and "enum" not in schema:
+                    schema["maxLength"] = MAX_QUERY_VALUE
 
 
 @bp.get("/openapi.json")

@@ -6,7 +6,7 @@ from concilia.notification.v1 import notification_pb2 as pb
 
 from ..auth import require_api_token
 from ..clients import call
-from ..convert import from_json, to_json, word_to_enum
+from ..convert import from_json, int_arg, to_json, word_to_enum
 from ..errors import ApiError
 
 bp = Blueprint("notifications", __name__, url_prefix="/api/v1")
@@ -26,18 +26,6 @@ def json_body() -> dict:
         raise ApiError(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
     return body
 
-
-def int_arg(name: str) -> int:
-    raw = request.args.get(name, "")
-    if raw == "":
-        return 0
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "INVALID_ARGUMENT", f"{name}: must be an integer", name) from None
-    if not -2**31 <= value < 2**31:
-        raise ApiError(400, "INVALID_ARGUMENT", f"{name}: out of range", name)
-    return value
 
 
 def bool_arg(name: str) -> bool:

@@ -1,12 +1,13 @@
 """Company registry REST API (documented in openapi/registry.yaml): companies and their adhesion,
-market segments and taxonomy, consumers' suggestions of companies."""
+market segments and taxonomy, consumers' suggestions of companies, mandatory adhesion (company
+facts, the pack's rules, manager waivers)."""
 from flask import Blueprint, current_app, jsonify, request
 
 from concilia.company_registry.v1 import company_registry_pb2 as pb
 
 from ..auth import require_api_token, token
 from ..clients import call
-from ..convert import from_json, to_json, word_to_enum
+from ..convert import from_json, int_arg, to_json, word_to_enum
 from ..errors import ApiError
 
 bp = Blueprint("registry", __name__, url_prefix="/api/v1")
@@ -26,18 +27,6 @@ def json_body() -> dict:
         raise ApiError(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
     return body
 
-
-def int_arg(name: str) -> int:
-    raw = request.args.get(name, "")
-    if raw == "":
-        return 0
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "INVALID_ARGUMENT", f"{name}: must be an integer", name) from None
-    if not -2**31 <= value < 2**31:  # int32 on the wire; the service checks the real bounds
-        raise ApiError(400, "INVALID_ARGUMENT", f"{name}: out of range", name)
-    return value
 
 
 def with_path_id(message_class, company_id: str):
@@ -119,3 +108,54 @@ def suggest_company():
 def list_suggestions():
     message = pb.ListSuggestionsRequest(page_size=int_arg("page_size"), page_token=request.args.get("page_token", ""))
     return jsonify(to_json(call(registry().ListSuggestions, message, require_api_token())))
+
+
+# --- mandatory adhesion -----------------------------------------------------------------------
+# Keyed by the company's tax id (compact form), so facts can be kept for a company not on the
+# platform yet; the registry resolves registered companies by it.
+def with_path_tax_id(message_class, tax_id: str):
+    body = json_body()
+    for key in ("tax_id", "company_id"):
+        if key in body:
+            raise ApiError(400, "INVALID_ARGUMENT", f"{key}: the tax id goes in the path, not the body", key)
+    message = from_json(body, message_class)
+    message.tax_id = tax_id
+    return message
+
+
+@bp.get("/mandatory-adhesions")
+def list_mandatory_adhesions():
+    message = pb.ListMandatoryAdhesionsRequest(page_size=int_arg("page_size"),
+                                               page_token=request.args.get("page_token", ""))
+    return jsonify(to_json(call(registry().ListMandatoryAdhesions, message, require_api_token())))
+
+
+@bp.get("/adhesion-obligations/<tax_id>")
+def get_adhesion_obligation(tax_id):
+    message = pb.GetAdhesionObligationRequest(tax_id=tax_id)
+    return jsonify(to_json(call(registry().GetAdhesionObligation, message, require_api_token())))
+
+
+@bp.post("/adhesion-obligations/<tax_id>/facts")
+def record_company_facts(tax_id):
+    message = with_path_tax_id(pb.RecordCompanyFactsRequest, tax_id)
+    return jsonify(to_json(call(registry().RecordCompanyFacts, message, require_api_token())))
+
+
+@bp.post("/adhesion-obligations/<tax_id>/waivers")
+def grant_adhesion_waiver(tax_id):
+    message = with_path_tax_id(pb.GrantAdhesionWaiverRequest, tax_id)
+    return jsonify(to_json(call(registry().GrantAdhesionWaiver, message, require_api_token()))), 201
+
+
+@bp.post("/adhesion-obligations/<tax_id>/waivers/<rule_id>/revocation")
+def revoke_adhesion_waiver(tax_id, rule_id):
+    body = json_body()
+    if "rule_id" in body:
+        raise ApiError(400, "INVALID_ARGUMENT", "rule_id: goes in the path, not the body", "rule_id")
+    for key in ("tax_id", "company_id"):
+        if key in body:
+            raise ApiError(400, "INVALID_ARGUMENT", f"{key}: the tax id goes in the path, not the body", key)
+    message = from_json(body, pb.RevokeAdhesionWaiverRequest)
+    message.tax_id, message.rule_id = tax_id, rule_id
+    return jsonify(to_json(call(registry().RevokeAdhesionWaiver, message, require_api_token())))

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -252,3 +253,141 @@ class ListCompanyHistoryResponse(_message.Message):
     TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
     transitions: _containers.RepeatedCompositeFieldContainer[CompanyTransition]
     def __init__(self, transitions: _Optional[_Iterable[_Union[CompanyTransition, _Mapping]]] = ...) -> None: ...
+
+class AdhesionReason(_message.Message):
+    __slots__ = ("rule_id", "description", "waived", "waiver_reason")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    WAIVED_FIELD_NUMBER: _ClassVar[int]
+    WAIVER_REASON_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    description: str
+    waived: bool
+    waiver_reason: str
+    def __init__(self, rule_id: _Optional[str] = ..., description: _Optional[str] = ..., waived: _Optional[bool] = ..., waiver_reason: _Optional[str] = ...) -> None: ...
+
+class AdhesionObligation(_message.Message):
+    __slots__ = ("tax_id", "company_id", "name", "company_status", "facts", "reasons", "obliged", "adhered", "facts_updated_at", "pack_version")
+    TAX_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_STATUS_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    OBLIGED_FIELD_NUMBER: _ClassVar[int]
+    ADHERED_FIELD_NUMBER: _ClassVar[int]
+    FACTS_UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PACK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    tax_id: str
+    company_id: str
+    name: str
+    company_status: CompanyStatus
+    facts: _struct_pb2.Struct
+    reasons: _containers.RepeatedCompositeFieldContainer[AdhesionReason]
+    obliged: bool
+    adhered: bool
+    facts_updated_at: _timestamp_pb2.Timestamp
+    pack_version: str
+    def __init__(self, tax_id: _Optional[str] = ..., company_id: _Optional[str] = ..., name: _Optional[str] = ..., company_status: _Optional[_Union[CompanyStatus, str]] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[AdhesionReason, _Mapping]]] = ..., obliged: _Optional[bool] = ..., adhered: _Optional[bool] = ..., facts_updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pack_version: _Optional[str] = ...) -> None: ...
+
+class AdhesionHistoryEntry(_message.Message):
+    __slots__ = ("action", "detail", "reason", "actor_id", "actor_role", "occurred_at")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ROLE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    detail: str
+    reason: str
+    actor_id: str
+    actor_role: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, action: _Optional[str] = ..., detail: _Optional[str] = ..., reason: _Optional[str] = ..., actor_id: _Optional[str] = ..., actor_role: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordCompanyFactsRequest(_message.Message):
+    __slots__ = ("company_id", "tax_id", "name", "facts")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TAX_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tax_id: str
+    name: str
+    facts: _struct_pb2.Struct
+    def __init__(self, company_id: _Optional[str] = ..., tax_id: _Optional[str] = ..., name: _Optional[str] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class RecordCompanyFactsResponse(_message.Message):
+    __slots__ = ("obligation",)
+    OBLIGATION_FIELD_NUMBER: _ClassVar[int]
+    obligation: AdhesionObligation
+    def __init__(self, obligation: _Optional[_Union[AdhesionObligation, _Mapping]] = ...) -> None: ...
+
+class GetAdhesionObligationRequest(_message.Message):
+    __slots__ = ("company_id", "tax_id")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TAX_ID_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tax_id: str
+    def __init__(self, company_id: _Optional[str] = ..., tax_id: _Optional[str] = ...) -> None: ...
+
+class GetAdhesionObligationResponse(_message.Message):
+    __slots__ = ("obligation", "history")
+    OBLIGATION_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    obligation: AdhesionObligation
+    history: _containers.RepeatedCompositeFieldContainer[AdhesionHistoryEntry]
+    def __init__(self, obligation: _Optional[_Union[AdhesionObligation, _Mapping]] = ..., history: _Optional[_Iterable[_Union[AdhesionHistoryEntry, _Mapping]]] = ...) -> None: ...
+
+class GrantAdhesionWaiverRequest(_message.Message):
+    __slots__ = ("company_id", "tax_id", "rule_id", "reason")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TAX_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tax_id: str
+    rule_id: str
+    reason: str
+    def __init__(self, company_id: _Optional[str] = ..., tax_id: _Optional[str] = ..., rule_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GrantAdhesionWaiverResponse(_message.Message):
+    __slots__ = ("obligation",)
+    OBLIGATION_FIELD_NUMBER: _ClassVar[int]
+    obligation: AdhesionObligation
+    def __init__(self, obligation: _Optional[_Union[AdhesionObligation, _Mapping]] = ...) -> None: ...
+
+class RevokeAdhesionWaiverRequest(_message.Message):
+    __slots__ = ("company_id", "tax_id", "rule_id", "reason")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TAX_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tax_id: str
+    rule_id: str
+    reason: str
+    def __init__(self, company_id: _Optional[str] = ..., tax_id: _Optional[str] = ..., rule_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RevokeAdhesionWaiverResponse(_message.Message):
+    __slots__ = ("obligation",)
+    OBLIGATION_FIELD_NUMBER: _ClassVar[int]
+    obligation: AdhesionObligation
+    def __init__(self, obligation: _Optional[_Union[AdhesionObligation, _Mapping]] = ...) -> None: ...
+
+class ListMandatoryAdhesionsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListMandatoryAdhesionsResponse(_message.Message):
+    __slots__ = ("obligations", "next_page_token")
+    OBLIGATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    obligations: _containers.RepeatedCompositeFieldContainer[AdhesionObligation]
+    next_page_token: str
+    def __init__(self, obligations: _Optional[_Iterable[_Union[AdhesionObligation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -91,6 +91,31 @@ class CompanyRegistryServiceStub:
                 request_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryRequest.SerializeToString,
                 response_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryResponse.FromString,
                 _registered_method=True)
+        self.RecordCompanyFacts = channel.unary_unary(
+                '/concilia.company_registry.v1.CompanyRegistryService/RecordCompanyFacts',
+                request_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RecordCompanyFactsRequest.SerializeToString,
+                response_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RecordCompanyFactsResponse.FromString,
+                _registered_method=True)
+        self.GetAdhesionObligation = channel.unary_unary(
+                '/concilia.company_registry.v1.CompanyRegistryService/GetAdhesionObligation',
+                request_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GetAdhesionObligationRequest.SerializeToString,
+                response_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GetAdhesionObligationResponse.FromString,
+                _registered_method=True)
+        self.GrantAdhesionWaiver = channel.unary_unary(
+                '/concilia.company_registry.v1.CompanyRegistryService/GrantAdhesionWaiver',
+                request_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GrantAdhesionWaiverRequest.SerializeToString,
+                response_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GrantAdhesionWaiverResponse.FromString,
+                _registered_method=True)
+        self.RevokeAdhesionWaiver = channel.unary_unary(
+                '/concilia.company_registry.v1.CompanyRegistryService/RevokeAdhesionWaiver',
+                request_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RevokeAdhesionWaiverRequest.SerializeToString,
+                response_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RevokeAdhesionWaiverResponse.FromString,
+                _registered_method=True)
+        self.ListMandatoryAdhesions = channel.unary_unary(
+                '/concilia.company_registry.v1.CompanyRegistryService/ListMandatoryAdhesions',
+                request_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListMandatoryAdhesionsRequest.SerializeToString,
+                response_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListMandatoryAdhesionsResponse.FromString,
+                _registered_method=True)
 
 
 class CompanyRegistryServiceServicer:
@@ -172,6 +197,43 @@ class CompanyRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordCompanyFacts(self, request, context):
+        """Mandatory adhesion (rules are data in the country pack). A manager records the facts the
+        pack declares (`company_facts`) for a registered company or for one not on the platform yet
+        (by tax id); null removes a fact. Returns the evaluated obligation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAdhesionObligation(self, request, context):
+        """A company's facts, the rules that oblige it, its waivers and the history of all of them (staff).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantAdhesionWaiver(self, request, context):
+        """A national manager waives one rule for one company, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeAdhesionWaiver(self, request, context):
+        """A national manager withdraws a waiver, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMandatoryAdhesions(self, request, context):
+        """Companies some rule obliges to adhere (not waived) that are not active participants, by tax id (staff).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompanyRegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +291,31 @@ def add_CompanyRegistryServiceServicer_to_server(servicer, server):
                     servicer.ListCompanyHistory,
                     request_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryRequest.FromString,
                     response_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryResponse.SerializeToString,
+            ),
+            'RecordCompanyFacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordCompanyFacts,
+                    request_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RecordCompanyFactsRequest.FromString,
+                    response_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RecordCompanyFactsResponse.SerializeToString,
+            ),
+            'GetAdhesionObligation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAdhesionObligation,
+                    request_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GetAdhesionObligationRequest.FromString,
+                    response_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GetAdhesionObligationResponse.SerializeToString,
+            ),
+            'GrantAdhesionWaiver': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantAdhesionWaiver,
+                    request_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GrantAdhesionWaiverRequest.FromString,
+                    response_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GrantAdhesionWaiverResponse.SerializeToString,
+            ),
+            'RevokeAdhesionWaiver': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAdhesionWaiver,
+                    request_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RevokeAdhesionWaiverRequest.FromString,
+                    response_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RevokeAdhesionWaiverResponse.SerializeToString,
+            ),
+            'ListMandatoryAdhesions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMandatoryAdhesions,
+                    request_deserializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListMandatoryAdhesionsRequest.FromString,
+                    response_serializer=concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListMandatoryAdhesionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -530,6 +617,141 @@ class CompanyRegistryService:
             '/concilia.company_registry.v1.CompanyRegistryService/ListCompanyHistory',
             concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryRequest.SerializeToString,
             concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListCompanyHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordCompanyFacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.company_registry.v1.CompanyRegistryService/RecordCompanyFacts',
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RecordCompanyFactsRequest.SerializeToString,
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RecordCompanyFactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAdhesionObligation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.company_registry.v1.CompanyRegistryService/GetAdhesionObligation',
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GetAdhesionObligationRequest.SerializeToString,
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GetAdhesionObligationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantAdhesionWaiver(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.company_registry.v1.CompanyRegistryService/GrantAdhesionWaiver',
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GrantAdhesionWaiverRequest.SerializeToString,
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.GrantAdhesionWaiverResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeAdhesionWaiver(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.company_registry.v1.CompanyRegistryService/RevokeAdhesionWaiver',
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RevokeAdhesionWaiverRequest.SerializeToString,
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.RevokeAdhesionWaiverResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMandatoryAdhesions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.company_registry.v1.CompanyRegistryService/ListMandatoryAdhesions',
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListMandatoryAdhesionsRequest.SerializeToString,
+            concilia_dot_company__registry_dot_v1_dot_company__registry__pb2.ListMandatoryAdhesionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -19,6 +19,15 @@ class ComplaintStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPLAINT_STATUS_FINALISED_EVALUATED: _ClassVar[ComplaintStatus]
     COMPLAINT_STATUS_FINALISED_NOT_EVALUATED: _ClassVar[ComplaintStatus]
     COMPLAINT_STATUS_CANCELLED: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_HEARING_PENDING: _ClassVar[ComplaintStatus]
+    COMPLAINT_STATUS_HEARING_SCHEDULED: _ClassVar[ComplaintStatus]
+
+class HearingOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HEARING_OUTCOME_UNSPECIFIED: _ClassVar[HearingOutcome]
+    HEARING_OUTCOME_AGREEMENT: _ClassVar[HearingOutcome]
+    HEARING_OUTCOME_NO_AGREEMENT: _ClassVar[HearingOutcome]
+    HEARING_OUTCOME_NO_SHOW: _ClassVar[HearingOutcome]
 
 class Resolution(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -32,6 +41,12 @@ COMPLAINT_STATUS_WAITING_EVALUATION: ComplaintStatus
 COMPLAINT_STATUS_FINALISED_EVALUATED: ComplaintStatus
 COMPLAINT_STATUS_FINALISED_NOT_EVALUATED: ComplaintStatus
 COMPLAINT_STATUS_CANCELLED: ComplaintStatus
+COMPLAINT_STATUS_HEARING_PENDING: ComplaintStatus
+COMPLAINT_STATUS_HEARING_SCHEDULED: ComplaintStatus
+HEARING_OUTCOME_UNSPECIFIED: HearingOutcome
+HEARING_OUTCOME_AGREEMENT: HearingOutcome
+HEARING_OUTCOME_NO_AGREEMENT: HearingOutcome
+HEARING_OUTCOME_NO_SHOW: HearingOutcome
 RESOLUTION_UNSPECIFIED: Resolution
 RESOLUTION_RESOLVED: Resolution
 RESOLUTION_NOT_RESOLVED: Resolution
@@ -51,7 +66,7 @@ class Taxonomy(_message.Message):
     def __init__(self, segment_code: _Optional[str] = ..., area: _Optional[str] = ..., subject: _Optional[str] = ..., problem_group: _Optional[str] = ..., problem: _Optional[str] = ...) -> None: ...
 
 class Complaint(_message.Message):
-    __slots__ = ("id", "status", "company_id", "company_group_id", "consumer_id", "taxonomy", "purchase_channel", "contacted_company_first", "description", "desired_outcome", "region_code", "city", "filed_at", "answer_deadline", "answered_at", "answered", "answer_text", "answer_time_days", "evaluation_deadline", "resolution", "satisfaction_score", "evaluation_comment", "finalised_at", "refusal_reason", "cancellation_reason", "messages", "attachments", "company_name", "refusal_text", "refused_at", "under_review_days")
+    __slots__ = ("id", "status", "company_id", "company_group_id", "consumer_id", "taxonomy", "purchase_channel", "contacted_company_first", "description", "desired_outcome", "region_code", "city", "filed_at", "answer_deadline", "answered_at", "answered", "answer_text", "answer_time_days", "evaluation_deadline", "resolution", "satisfaction_score", "evaluation_comment", "finalised_at", "refusal_reason", "cancellation_reason", "messages", "attachments", "company_name", "refusal_text", "refused_at", "under_review_days", "authority_id", "authority_jurisdiction", "hearing_window_ends", "hearing_at", "hearing_url", "hearing_outcome")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +98,12 @@ class Complaint(_message.Message):
     REFUSAL_TEXT_FIELD_NUMBER: _ClassVar[int]
     REFUSED_AT_FIELD_NUMBER: _ClassVar[int]
     UNDER_REVIEW_DAYS_FIELD_NUMBER: _ClassVar[int]
+    AUTHORITY_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHORITY_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    HEARING_WINDOW_ENDS_FIELD_NUMBER: _ClassVar[int]
+    HEARING_AT_FIELD_NUMBER: _ClassVar[int]
+    HEARING_URL_FIELD_NUMBER: _ClassVar[int]
+    HEARING_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: ComplaintStatus
     company_id: str
@@ -114,7 +135,13 @@ class Complaint(_message.Message):
     refusal_text: str
     refused_at: _timestamp_pb2.Timestamp
     under_review_days: int
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., company_id: _Optional[str] = ..., company_group_id: _Optional[str] = ..., consumer_id: _Optional[str] = ..., taxonomy: _Optional[_Union[Taxonomy, _Mapping]] = ..., purchase_channel: _Optional[str] = ..., contacted_company_first: _Optional[bool] = ..., description: _Optional[str] = ..., desired_outcome: _Optional[str] = ..., region_code: _Optional[str] = ..., city: _Optional[str] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answer_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answered: _Optional[bool] = ..., answer_text: _Optional[str] = ..., answer_time_days: _Optional[int] = ..., evaluation_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution: _Optional[_Union[Resolution, str]] = ..., satisfaction_score: _Optional[int] = ..., evaluation_comment: _Optional[str] = ..., finalised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refusal_reason: _Optional[str] = ..., cancellation_reason: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ..., company_name: _Optional[str] = ..., refusal_text: _Optional[str] = ..., refused_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., under_review_days: _Optional[int] = ...) -> None: ...
+    authority_id: str
+    authority_jurisdiction: str
+    hearing_window_ends: _timestamp_pb2.Timestamp
+    hearing_at: _timestamp_pb2.Timestamp
+    hearing_url: str
+    hearing_outcome: HearingOutcome
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[ComplaintStatus, str]] = ..., company_id: _Optional[str] = ..., company_group_id: _Optional[str] = ..., consumer_id: _Optional[str] = ..., taxonomy: _Optional[_Union[Taxonomy, _Mapping]] = ..., purchase_channel: _Optional[str] = ..., contacted_company_first: _Optional[bool] = ..., description: _Optional[str] = ..., desired_outcome: _Optional[str] = ..., region_code: _Optional[str] = ..., city: _Optional[str] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answer_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answered: _Optional[bool] = ..., answer_text: _Optional[str] = ..., answer_time_days: _Optional[int] = ..., evaluation_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution: _Optional[_Union[Resolution, str]] = ..., satisfaction_score: _Optional[int] = ..., evaluation_comment: _Optional[str] = ..., finalised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refusal_reason: _Optional[str] = ..., cancellation_reason: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ..., company_name: _Optional[str] = ..., refusal_text: _Optional[str] = ..., refused_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., under_review_days: _Optional[int] = ..., authority_id: _Optional[str] = ..., authority_jurisdiction: _Optional[str] = ..., hearing_window_ends: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hearing_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hearing_url: _Optional[str] = ..., hearing_outcome: _Optional[_Union[HearingOutcome, str]] = ...) -> None: ...
 
 class Message(_message.Message):
     __slots__ = ("id", "author_id", "author_role", "text", "sent_at")
@@ -401,3 +428,37 @@ class GetHistoryResponse(_message.Message):
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
     def __init__(self, entries: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ...) -> None: ...
+
+class ScheduleHearingRequest(_message.Message):
+    __slots__ = ("complaint_id", "scheduled_at", "meeting_url", "note")
+    COMPLAINT_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_AT_FIELD_NUMBER: _ClassVar[int]
+    MEETING_URL_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    complaint_id: str
+    scheduled_at: _timestamp_pb2.Timestamp
+    meeting_url: str
+    note: str
+    def __init__(self, complaint_id: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., meeting_url: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ScheduleHearingResponse(_message.Message):
+    __slots__ = ("complaint",)
+    COMPLAINT_FIELD_NUMBER: _ClassVar[int]
+    complaint: Complaint
+    def __init__(self, complaint: _Optional[_Union[Complaint, _Mapping]] = ...) -> None: ...
+
+class RecordHearingOutcomeRequest(_message.Message):
+    __slots__ = ("complaint_id", "outcome", "note")
+    COMPLAINT_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    complaint_id: str
+    outcome: HearingOutcome
+    note: str
+    def __init__(self, complaint_id: _Optional[str] = ..., outcome: _Optional[_Union[HearingOutcome, str]] = ..., note: _Optional[str] = ...) -> None: ...
+
+class RecordHearingOutcomeResponse(_message.Message):
+    __slots__ = ("complaint",)
+    COMPLAINT_FIELD_NUMBER: _ClassVar[int]
+    complaint: Complaint
+    def __init__(self, complaint: _Optional[_Union[Complaint, _Mapping]] = ...) -> None: ...

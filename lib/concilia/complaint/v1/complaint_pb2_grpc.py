@@ -102,6 +102,16 @@ class ComplaintServiceStub:
                 request_serializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.GetHistoryRequest.SerializeToString,
                 response_deserializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.GetHistoryResponse.FromString,
                 _registered_method=True)
+        self.ScheduleHearing = channel.unary_unary(
+                '/concilia.complaint.v1.ComplaintService/ScheduleHearing',
+                request_serializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.ScheduleHearingRequest.SerializeToString,
+                response_deserializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.ScheduleHearingResponse.FromString,
+                _registered_method=True)
+        self.RecordHearingOutcome = channel.unary_unary(
+                '/concilia.complaint.v1.ComplaintService/RecordHearingOutcome',
+                request_serializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeRequest.SerializeToString,
+                response_deserializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeResponse.FromString,
+                _registered_method=True)
 
 
 class ComplaintServiceServicer:
@@ -189,6 +199,22 @@ class ComplaintServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScheduleHearing(self, request, context):
+        """A manager of the routed authority schedules the online conciliation hearing (packs with
+        `hearing.enabled`): after an answer the consumer judged not resolved, or when the company did
+        not answer. The date must be a business day within the pack's scheduling window.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordHearingOutcome(self, request, context):
+        """A manager of the routed authority records how the hearing ended; this finalises the complaint.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ComplaintServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -256,6 +282,16 @@ def add_ComplaintServiceServicer_to_server(servicer, server):
                     servicer.GetHistory,
                     request_deserializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.GetHistoryRequest.FromString,
                     response_serializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.GetHistoryResponse.SerializeToString,
+            ),
+            'ScheduleHearing': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScheduleHearing,
+                    request_deserializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.ScheduleHearingRequest.FromString,
+                    response_serializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.ScheduleHearingResponse.SerializeToString,
+            ),
+            'RecordHearingOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordHearingOutcome,
+                    request_deserializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeRequest.FromString,
+                    response_serializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -612,6 +648,60 @@ class ComplaintService:
             '/concilia.complaint.v1.ComplaintService/GetHistory',
             concilia_dot_complaint_dot_v1_dot_complaint__pb2.GetHistoryRequest.SerializeToString,
             concilia_dot_complaint_dot_v1_dot_complaint__pb2.GetHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScheduleHearing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.complaint.v1.ComplaintService/ScheduleHearing',
+            concilia_dot_complaint_dot_v1_dot_complaint__pb2.ScheduleHearingRequest.SerializeToString,
+            concilia_dot_complaint_dot_v1_dot_complaint__pb2.ScheduleHearingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordHearingOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.complaint.v1.ComplaintService/RecordHearingOutcome',
+            concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeRequest.SerializeToString,
+            concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,20 +68,22 @@ class CompanySuspended(_message.Message):
     def __init__(self, company_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ComplaintRef(_message.Message):
-    __slots__ = ("complaint_id", "consumer_id", "company_id", "company_group_id", "segment_code", "region_code")
+    __slots__ = ("complaint_id", "consumer_id", "company_id", "company_group_id", "segment_code", "region_code", "authority_id")
     COMPLAINT_ID_FIELD_NUMBER: _ClassVar[int]
     CONSUMER_ID_FIELD_NUMBER: _ClassVar[int]
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     COMPANY_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     REGION_CODE_FIELD_NUMBER: _ClassVar[int]
+    AUTHORITY_ID_FIELD_NUMBER: _ClassVar[int]
     complaint_id: str
     consumer_id: str
     company_id: str
     company_group_id: str
     segment_code: str
     region_code: str
-    def __init__(self, complaint_id: _Optional[str] = ..., consumer_id: _Optional[str] = ..., company_id: _Optional[str] = ..., company_group_id: _Optional[str] = ..., segment_code: _Optional[str] = ..., region_code: _Optional[str] = ...) -> None: ...
+    authority_id: str
+    def __init__(self, complaint_id: _Optional[str] = ..., consumer_id: _Optional[str] = ..., company_id: _Optional[str] = ..., company_group_id: _Optional[str] = ..., segment_code: _Optional[str] = ..., region_code: _Optional[str] = ..., authority_id: _Optional[str] = ...) -> None: ...
 
 class ComplaintFiled(_message.Message):
     __slots__ = ("complaint", "filed_at", "answer_deadline")
@@ -170,7 +172,7 @@ class DeadlineReminder(_message.Message):
     def __init__(self, complaint: _Optional[_Union[ComplaintRef, _Mapping]] = ..., deadline_kind: _Optional[str] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., days_left: _Optional[int] = ...) -> None: ...
 
 class ComplaintFinalised(_message.Message):
-    __slots__ = ("complaint", "status", "resolution", "satisfaction_score", "answered", "answer_time_days", "filed_at", "answered_at", "finalised_at", "area", "subject", "problem_group", "problem", "purchase_channel", "contacted_company_first", "city", "company_name", "segment_name", "consumer_sex", "consumer_age_bracket")
+    __slots__ = ("complaint", "status", "resolution", "satisfaction_score", "answered", "answer_time_days", "filed_at", "answered_at", "finalised_at", "area", "subject", "problem_group", "problem", "purchase_channel", "contacted_company_first", "city", "company_name", "segment_name", "consumer_sex", "consumer_age_bracket", "hearing_outcome")
     COMPLAINT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_FIELD_NUMBER: _ClassVar[int]
@@ -191,6 +193,7 @@ class ComplaintFinalised(_message.Message):
     SEGMENT_NAME_FIELD_NUMBER: _ClassVar[int]
     CONSUMER_SEX_FIELD_NUMBER: _ClassVar[int]
     CONSUMER_AGE_BRACKET_FIELD_NUMBER: _ClassVar[int]
+    HEARING_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     complaint: ComplaintRef
     status: str
     resolution: str
@@ -211,7 +214,8 @@ class ComplaintFinalised(_message.Message):
     segment_name: str
     consumer_sex: str
     consumer_age_bracket: str
-    def __init__(self, complaint: _Optional[_Union[ComplaintRef, _Mapping]] = ..., status: _Optional[str] = ..., resolution: _Optional[str] = ..., satisfaction_score: _Optional[int] = ..., answered: _Optional[bool] = ..., answer_time_days: _Optional[int] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., area: _Optional[str] = ..., subject: _Optional[str] = ..., problem_group: _Optional[str] = ..., problem: _Optional[str] = ..., purchase_channel: _Optional[str] = ..., contacted_company_first: _Optional[bool] = ..., city: _Optional[str] = ..., company_name: _Optional[str] = ..., segment_name: _Optional[str] = ..., consumer_sex: _Optional[str] = ..., consumer_age_bracket: _Optional[str] = ...) -> None: ...
+    hearing_outcome: str
+    def __init__(self, complaint: _Optional[_Union[ComplaintRef, _Mapping]] = ..., status: _Optional[str] = ..., resolution: _Optional[str] = ..., satisfaction_score: _Optional[int] = ..., answered: _Optional[bool] = ..., answer_time_days: _Optional[int] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., area: _Optional[str] = ..., subject: _Optional[str] = ..., problem_group: _Optional[str] = ..., problem: _Optional[str] = ..., purchase_channel: _Optional[str] = ..., contacted_company_first: _Optional[bool] = ..., city: _Optional[str] = ..., company_name: _Optional[str] = ..., segment_name: _Optional[str] = ..., consumer_sex: _Optional[str] = ..., consumer_age_bracket: _Optional[str] = ..., hearing_outcome: _Optional[str] = ...) -> None: ...
 
 class ComplaintCancelled(_message.Message):
     __slots__ = ("complaint", "reason")
@@ -220,3 +224,25 @@ class ComplaintCancelled(_message.Message):
     complaint: ComplaintRef
     reason: str
     def __init__(self, complaint: _Optional[_Union[ComplaintRef, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ComplaintHearingScheduled(_message.Message):
+    __slots__ = ("complaint", "scheduled_at", "scheduler_id")
+    COMPLAINT_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_AT_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULER_ID_FIELD_NUMBER: _ClassVar[int]
+    complaint: ComplaintRef
+    scheduled_at: _timestamp_pb2.Timestamp
+    scheduler_id: str
+    def __init__(self, complaint: _Optional[_Union[ComplaintRef, _Mapping]] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduler_id: _Optional[str] = ...) -> None: ...
+
+class ComplaintHearingHeld(_message.Message):
+    __slots__ = ("complaint", "outcome", "recorded_at", "recorder_id")
+    COMPLAINT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    complaint: ComplaintRef
+    outcome: str
+    recorded_at: _timestamp_pb2.Timestamp
+    recorder_id: str
+    def __init__(self, complaint: _Optional[_Union[ComplaintRef, _Mapping]] = ..., outcome: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorder_id: _Optional[str] = ...) -> None: ...
