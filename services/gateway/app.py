@@ -13,9 +13,8 @@ from concilia.chassis import config
 from concilia.chassis.auth import TokenVerifier
 from concilia.chassis.country import load_pack
 from concilia.chassis.grpc_client import jwks_fetcher
-from concilia.chassis.grpc_server import spans_exported
 from concilia.chassis.logs import setup_logging
-from concilia.chassis.telemetry import setup_tracing
+from concilia.chassis.telemetry import setup_tracing, spans_exported
 
 from . import errors, locale
 from .clients import Clients

@@ -85,3 +85,15 @@ def int_arg(name: str, minimum: int = -2**31) -> int:
     if not minimum <= value < 2**31:
         raise ApiError(400, "INVALID_ARGUMENT", f"{name}: out of range", name)
     return value
+
+
+def json_body() -> dict:
+    """The request's JSON object; an empty body is an empty object, anything else a clear 400."""
+    body = request.get_json(silent=True)
+    if body is None:
+        if not request.get_data():
+            return {}
+        raise ApiError(400, "INVALID_ARGUMENT", "the request body must be JSON")
+    if not isinstance(body, dict):
+        raise ApiError(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
+    return body

@@ -16,7 +16,8 @@ limit_request_line = 8190  # gunicorn's maximum: long filter values get our JSON
 graceful_timeout = 10
 accesslog = None  # request metrics and traces instead of access logs (no personal data in URLs)
 
-if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="concilia-gateway-metrics-")
 if not os.environ.get("GATEWAY_SECRET_KEY"):
     # One random key shared by all workers of this start (sessions end with a restart).
@@ -35,3 +36,9 @@ def when_ready(_server):
 def child_exit(_server, worker):
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(_server):
+    if _own_metrics_dir:
+        import shutil
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

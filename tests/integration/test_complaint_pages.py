@@ -58,10 +58,10 @@ class Browser:
         return [e[ELEMENT_KEY] for e in self._call("POST", "/elements", {"using": "css selector", "value": css})]
 
     def type(self, css: str, text: str) -> None:
-        self._call("POST", f"/element/{self.find(css)}/value", {"text": text})
+        self.on_element(css, "POST", "value", {"text": text})
 
     def click(self, css: str) -> None:
-        self._call("POST", f"/element/{self.find(css)}/click", {})
+        self.on_element(css, "POST", "click", {})
 
     def select(self, css: str, option_text: str) -> None:
         for option in self._call("POST", f"/element/{self.find(css)}/elements",
@@ -71,17 +71,20 @@ class Browser:
                 return
         raise AssertionError(f"no option {option_text!r} in {css}")
 
-    def text(self, css: str, timeout: float = 10.0) -> str:
-        # After a click the old page may still be there, or be replaced between finding the element
-        # and reading it ("stale element reference"): find it again on the new page.
+    def on_element(self, css: str, method: str, action: str, payload=None, timeout: float = 10.0):
+        """Finds the element and acts on it. A page replaced between the two ("stale element
+        reference", e.g. right after a click) is searched again until `timeout`."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                return self._call("GET", f"/element/{self.find(css, timeout)}/text")
+                return self._call(method, f"/element/{self.find(css, timeout)}/{action}", payload)
             except AssertionError as error:
                 if "stale element" not in str(error) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+
+    def text(self, css: str) -> str:
+        return self.on_element(css, "GET", "text")
 
     def wait_for_text(self, css: str, expected: str, timeout: float = 10.0) -> str:
         """The element's text once it contains `expected` (the page after a click may still be loading)."""
@@ -93,7 +96,7 @@ class Browser:
             time.sleep(0.1)
 
     def attribute(self, css: str, name: str) -> str:
-        return self._call("GET", f"/element/{self.find(css)}/attribute/{name}")
+        return self.on_element(css, "GET", f"attribute/{name}")
 
     @property
     def current_url(self) -> str:

@@ -3,7 +3,6 @@ tracing, the caller's identity, and graceful shutdown. Never used in a nameko (e
 """
 import contextvars
 import logging
-import os
 import random
 import signal
 import threading
@@ -22,6 +21,7 @@ from prometheus_client import Counter, Histogram
 
 from .auth import Principal, TokenVerifier
 from .errors import DomainError, Unauthenticated
+from .telemetry import spans_exported
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,6 @@ def metadata_safe(text: str, limit: int = 120) -> str:
 
 def _status_code(name: str) -> grpc.StatusCode:
     return getattr(grpc.StatusCode, name, grpc.StatusCode.INTERNAL)
-
-
-def spans_exported() -> bool:
-    """Whether this process exports spans: concilia.chassis.telemetry.setup_tracing adds an exporter
-    only when an OTLP endpoint is configured (same condition)."""
-    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
 def _trace_context(metadata) -> otel_context.Context:

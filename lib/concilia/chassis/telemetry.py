@@ -15,6 +15,12 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 _configured = False
 
 
+def spans_exported() -> bool:
+    """Whether this process exports spans (an OTLP endpoint is configured). Without an exporter,
+    hot paths may skip creating spans nobody would see."""
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
 def setup_tracing(service: str) -> None:
     global _configured
     if _configured:
@@ -26,7 +32,7 @@ def setup_tracing(service: str) -> None:
         "deployment.environment": os.environ.get("CONCILIA_ENVIRONMENT", "local"),
     })
     provider = TracerProvider(resource=resource)
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    if spans_exported():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), schedule_delay_millis=500))
     trace.set_tracer_provider(provider)

@@ -1,6 +1,7 @@
 """`concilia run`: the whole stack on one machine, on embedded defaults."""
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,11 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def run(args) -> int:
     data_dir = Path(args.data_dir).resolve()
     say = lambda message: print(f"  {message}", flush=True)  # noqa: E731
@@ -52,6 +58,13 @@ def run(args) -> int:
         nonlocal stopping
         stopping = True
     signal.signal(signal.SIGTERM, on_signal)
+    # Started in the background by a shell, SIGINT arrives ignored: make Ctrl-C/kill -INT work anyway.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    busy = [f"{name} ({port})" for name, port in stack.ports.items() if port_in_use(port)]
+    if busy:
+        print(f"ports already in use: {', '.join(busy)}; is another Concilia running? "
+              f"(stop it, or pass --port for the gateway)", file=sys.stderr)
+        return 1
     try:
         stack.start(timeout=120, progress=say)
         if not args.no_seed:
@@ -74,6 +87,7 @@ def run(args) -> int:
         print(f"\nthe stack did not start: {error}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave processes behind
         print("stopping ...", flush=True)
         stack.stop()
         print("stopped.", flush=True)

@@ -11,7 +11,7 @@ from concilia.complaint.v1 import complaint_pb2 as pb
 
 from ..auth import require_api_token
 from ..clients import call
-from ..convert import from_json, int_arg, to_json, word_to_enum
+from ..convert import from_json, int_arg, json_body, to_json, word_to_enum
 from ..errors import ApiError
 
 bp = Blueprint("complaints", __name__, url_prefix="/api/v1/complaints")
@@ -23,17 +23,6 @@ def complaints():
     return current_app.extensions["concilia"].clients.complaint
 
 
-def json_body() -> dict:
-    body = request.get_json(silent=True)
-    if body is None:
-        if not request.get_data():
-            return {}
-        raise ApiError(400, "INVALID_ARGUMENT", "the request body must be JSON")
-    if not isinstance(body, dict):
-        raise ApiError(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
-    return body
-
-
 def with_path_id(message_class, complaint_id: str, body: dict | None = None):
     """A request from the JSON body plus the complaint id taken from the path only."""
     body = json_body() if body is None else body
@@ -42,7 +31,6 @@ def with_path_id(message_class, complaint_id: str, body: dict | None = None):
     message = from_json(body, message_class)
     message.complaint_id = complaint_id
     return message
-
 
 
 def time_arg(name: str) -> Timestamp | None:

@@ -1,26 +1,18 @@
 """Accounts and tokens: /api/v1/accounts, /api/v1/auth/*, /.well-known/jwks.json."""
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from concilia.identity.v1 import identity_pb2
 
 from ..auth import require_api_token, token
 from ..clients import call
-from ..convert import from_json, to_json
-from ..errors import ApiError
+from ..convert import from_json, json_body, to_json
 
 bp = Blueprint("api_identity", __name__)
 
 
 def identity():
     return current_app.extensions["concilia"].clients.identity
-
-
-def json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
-    return body
 
 
 @bp.post("/api/v1/accounts")

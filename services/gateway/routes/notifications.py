@@ -6,7 +6,7 @@ from concilia.notification.v1 import notification_pb2 as pb
 
 from ..auth import require_api_token
 from ..clients import call
-from ..convert import from_json, int_arg, to_json, word_to_enum
+from ..convert import from_json, int_arg, json_body, to_json, word_to_enum
 from ..errors import ApiError
 
 bp = Blueprint("notifications", __name__, url_prefix="/api/v1")
@@ -14,18 +14,6 @@ bp = Blueprint("notifications", __name__, url_prefix="/api/v1")
 
 def notification():
     return current_app.extensions["concilia"].clients.notification
-
-
-def json_body() -> dict:
-    body = request.get_json(silent=True)
-    if body is None:
-        if not request.get_data():
-            return {}
-        raise ApiError(400, "INVALID_ARGUMENT", "the request body must be JSON")
-    if not isinstance(body, dict):
-        raise ApiError(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
-    return body
-
 
 
 def bool_arg(name: str) -> bool:

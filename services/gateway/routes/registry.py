@@ -7,7 +7,7 @@ from concilia.company_registry.v1 import company_registry_pb2 as pb
 
 from ..auth import require_api_token, token
 from ..clients import call
-from ..convert import from_json, int_arg, to_json, word_to_enum
+from ..convert import from_json, int_arg, json_body, to_json, word_to_enum
 from ..errors import ApiError
 
 bp = Blueprint("registry", __name__, url_prefix="/api/v1")
@@ -15,18 +15,6 @@ bp = Blueprint("registry", __name__, url_prefix="/api/v1")
 
 def registry():
     return current_app.extensions["concilia"].clients.company_registry
-
-
-def json_body() -> dict:
-    body = request.get_json(silent=True)
-    if body is None:
-        if not request.get_data():
-            return {}
-        raise ApiError(400, "INVALID_ARGUMENT", "the request body must be JSON")
-    if not isinstance(body, dict):
-        raise ApiError(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
-    return body
-
 
 
 def with_path_id(message_class, company_id: str):
