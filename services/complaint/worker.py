@@ -7,15 +7,14 @@ import logging
 import os
 from datetime import datetime
 
-from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from concilia.chassis.clock import clock_from_env
 from concilia.chassis.country import pack_from_env
 from concilia.chassis.outbox import consume_once
-from concilia.chassis.worker import (DatabaseProvider, OutboxRelayProvider, Telemetry, observe_lag, parse_event,
-                                     relay_interval_seconds)
+from concilia.chassis.worker import (DatabaseProvider, OutboxRelayProvider, Telemetry, event_handler, observe_lag,
+                                     parse_event, relay_interval_seconds)
 from concilia.events.v1 import events_pb2 as ev
 
 from . import models

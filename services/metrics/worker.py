@@ -11,12 +11,11 @@ import time
 import eventlet
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
-from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 
 from concilia.chassis import config
 from concilia.chassis.country import load_pack
-from concilia.chassis.worker import DatabaseProvider, Telemetry, observe_lag
+from concilia.chassis.worker import DatabaseProvider, Telemetry, event_handler, observe_lag
 
 from .domain import Ingestor
 from .settings import WorkerSettings
@@ -112,30 +111,30 @@ class MetricsWorker:
         self.ingest(envelope)
         observe_lag(self.name, envelope.get("type", ""), envelope.get("occurred_at", ""))
 
-    @event_handler(SOURCE_COMPLAINT, "complaint_finalised", requeue_on_error=True)
+    @event_handler(SOURCE_COMPLAINT, "complaint_finalised")
     def on_complaint_finalised(self, envelope):
         self._handle(envelope)
 
-    @event_handler(SOURCE_COMPLAINT, "complaint_filed", requeue_on_error=True)
+    @event_handler(SOURCE_COMPLAINT, "complaint_filed")
     def on_complaint_filed(self, envelope):
         self._handle(envelope)
 
-    @event_handler(SOURCE_COMPLAINT, "complaint_answered", requeue_on_error=True)
+    @event_handler(SOURCE_COMPLAINT, "complaint_answered")
     def on_complaint_answered(self, envelope):
         self._handle(envelope)
 
-    @event_handler(SOURCE_COMPLAINT, "complaint_unanswered", requeue_on_error=True)
+    @event_handler(SOURCE_COMPLAINT, "complaint_unanswered")
     def on_complaint_unanswered(self, envelope):
         self._handle(envelope)
 
-    @event_handler(SOURCE_COMPLAINT, "complaint_refusal_reviewed", requeue_on_error=True)
+    @event_handler(SOURCE_COMPLAINT, "complaint_refusal_reviewed")
     def on_complaint_refusal_reviewed(self, envelope):
         self._handle(envelope)
 
-    @event_handler(SOURCE_COMPLAINT, "complaint_cancelled", requeue_on_error=True)
+    @event_handler(SOURCE_COMPLAINT, "complaint_cancelled")
     def on_complaint_cancelled(self, envelope):
         self._handle(envelope)
 
-    @event_handler(SOURCE_COMPANY_REGISTRY, "company_adhered", requeue_on_error=True)
+    @event_handler(SOURCE_COMPANY_REGISTRY, "company_adhered")
     def on_company_adhered(self, envelope):
         self._handle(envelope)

@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from eventlet.event import Event
 from eventlet.queue import LightQueue
 from google.protobuf import json_format
-from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from prometheus_client import Histogram
@@ -26,7 +25,7 @@ from concilia.chassis.clock import clock_from_env
 from concilia.chassis.country import load_pack
 from concilia.chassis.db import Database
 from concilia.chassis.outbox import parse_data
-from concilia.chassis.worker import DatabaseProvider, Telemetry, observe_lag
+from concilia.chassis.worker import DatabaseProvider, Telemetry, event_handler, observe_lag
 from concilia.events.v1 import events_pb2 as ev
 
 from . import domain
@@ -141,7 +140,7 @@ def _parse(body: dict, message_class):
 
 def _handler(source: str, event_type: str, message_class):
     # requeue_on_error: a database or broker failure puts the event back instead of losing it.
-    @event_handler(source, event_type, requeue_on_error=True)
+    @event_handler(source, event_type)
     def handle(self, body):
         data = _parse(body, message_class)
         if data is None:

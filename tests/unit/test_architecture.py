@@ -58,3 +58,10 @@ def test_worker_processes_never_load_grpc(service):
             "bad = [m for m in sys.modules if m == 'grpc' or m.startswith('grpc.')]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("service", BACKEND)
+def test_workers_use_the_chassis_event_handler_that_requeues_on_failure(service):
+    # nameko's own decorator acks a message whose handler failed: the event would be lost.
+    modules = imported_modules(REPO / "services" / service / "worker.py")
+    assert "nameko.events" not in modules

@@ -3,10 +3,15 @@
 - `Telemetry`: a DependencyProvider that gives every event handler RED metrics and a span that
   continues the trace carried in the message headers (W3C traceparent, put there by the outbox).
 - `parse_event`: typed event data from the JSON envelope a handler receives.
+- `event_handler`: nameko's, but a handler that fails (a database restart, a bug) puts its message
+  back on the queue instead of acking it: nameko's default would drop the event.
 """
 import time
 
+import functools
+
 from nameko.events import EventHandler
+from nameko.events import event_handler as _nameko_event_handler
 from nameko.extensions import DependencyProvider
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -25,6 +30,9 @@ EVENT_LAG_SECONDS = Histogram("concilia_event_lag_seconds", "From the event's oc
                               buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60))
 
 _tracer = trace.get_tracer("concilia.worker")
+
+# Every consumer is idempotent (consume_once), so a redelivery after a failure is always safe.
+event_handler = functools.partial(_nameko_event_handler, requeue_on_error=True)
 
 
 class Telemetry(DependencyProvider):
