@@ -127,6 +127,12 @@ class Replay:
         count = max(1, math.ceil(max(per_day.values()) / limit) + 1)
         self.progress(f"creating {count} consumers")
         self.consumer_tokens = list(pool.map(self._consumer, range(count)))
+        # Each day's filings go round the consumers, so none files more than the limit that day.
+        position = Counter()
+        self.consumer_of = {}
+        for index, record in enumerate(self.records):
+            self.consumer_of[index] = self.consumer_tokens[position[record.opened_on] % count]
+            position[record.opened_on] += 1
 
     def _company(self, index: int, name: str, segment: str):
         from stdnum.br import cnpj
@@ -177,7 +183,7 @@ class Replay:
     def act(self, action: str, index: int) -> None:
         record = self.records[index]
         if action == "file":
-            consumer = self.consumer_tokens[index % len(self.consumer_tokens)]
+            consumer = self.consumer_of[index]
             response = self.api.call(self.api.complaint.FileComplaint, complaint_pb2.FileComplaintRequest(
                 idempotency_key=f"replay-{self.run_tag}-{index}", company_id=self.company_ids[record.company],
                 taxonomy=complaint_pb2.Taxonomy(
@@ -196,7 +202,7 @@ class Replay:
                 complaint_id=self.complaint_ids[index], text="Resposta registrada nos dados abertos."), agent),
                 index, agent, done=lambda complaint: complaint.answered)
         else:
-            consumer = self.consumer_tokens[index % len(self.consumer_tokens)]
+            consumer = self.consumer_of[index]
             resolution = (complaint_pb2.RESOLUTION_RESOLVED if record.evaluation == "Resolvida"
                           else complaint_pb2.RESOLUTION_NOT_RESOLVED)
             self.once(lambda: self.api.call(self.api.complaint.EvaluateComplaint, complaint_pb2.EvaluateComplaintRequest(
