@@ -187,7 +187,11 @@ class Stack:
         for process in self.processes.values():
             (progress or (lambda _m: None))(f"starting {process.name}")
             process.start()
-        self.wait_healthy(timeout, progress)
+        try:
+            self.wait_healthy(timeout, progress)
+        except BaseException:
+            self.stop()  # a stack that did not come up must not leave processes behind
+            raise
         return self
 
     def wait_healthy(self, timeout: float = 90.0, progress=None) -> None:
