@@ -2,9 +2,8 @@
 
 python -m concilia.chassis.run_worker services.company_registry.worker
 """
-from nameko.timer import timer
 
-from concilia.chassis.worker import OutboxRelayProvider, Telemetry, relay_interval_seconds
+from concilia.chassis.worker import OutboxRelayProvider, Telemetry
 
 from . import models
 from .domain import SOURCE
@@ -14,7 +13,3 @@ class CompanyRegistryWorker:
     name = "company_registry"
     telemetry = Telemetry()
     relay = OutboxRelayProvider(models.outbox, source=SOURCE)
-
-    @timer(interval=relay_interval_seconds())
-    def relay_outbox(self):
-        self.relay()

@@ -14,7 +14,7 @@ from concilia.chassis.clock import clock_from_env
 from concilia.chassis.country import pack_from_env
 from concilia.chassis.outbox import consume_once
 from concilia.chassis.worker import (DatabaseProvider, OutboxRelayProvider, Telemetry, event_handler, observe_lag,
-                                     parse_event, relay_interval_seconds)
+                                     parse_event)
 from concilia.events.v1 import events_pb2 as ev
 
 from . import models
@@ -45,10 +45,6 @@ class ComplaintWorker:
     db = DatabaseProvider()
     relay = OutboxRelayProvider(models.outbox, source="complaint")
     rules = RulesProvider()
-
-    @timer(interval=relay_interval_seconds())
-    def relay_outbox(self):
-        self.relay()
 
     @timer(interval=SWEEP_INTERVAL_SECONDS)
     def sweep_deadlines(self):

@@ -147,3 +147,46 @@ def test_envelope_carries_trace_context_and_typed_data(setup):
     assert headers["nameko.traceparent"].split("-")[1] == trace_id
     assert body["type"] == "company_suspended" and body["source"] == source and body["country"] == "BR"
     assert parse_data(body, events_pb2.CompanySuspended).reason == "fraud"
+
+
+def test_a_batch_mixing_routable_and_unroutable_events_keeps_only_the_unroutable(setup):
+    db, outbox, _, _, relay, source, amqp_uri = setup
+    connection, simple = bind(amqp_uri, source, "company_suspended")  # nobody listens to company_adhered
+    writer = Outbox(outbox, source, "BR")
+    with db.transaction() as session:
+        for number in range(10):
+            kind = "company_suspended" if number % 2 else "company_adhered"
+            message = (events_pb2.CompanySuspended if number % 2 else events_pb2.CompanyAdhered)(company_id=str(number))
+            writer.add(session, kind, message)
+    assert relay.relay_once() == 5  # one batch, its confirms awaited together
+    received = drain(simple, 5)
+    connection.release()
+    assert sorted(parse_data(m.payload, events_pb2.CompanySuspended).company_id for m in received) == ["1", "3", "5", "7", "9"]
+    with db.engine.connect() as c:
+        assert sorted(c.execute(sa.select(outbox.c.event_type)).scalars()) == ["company_adhered"] * 5
+
+
+def test_committed_rows_wake_the_relay_and_an_idle_outbox_does_not(setup):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from concilia.chassis.outbox import OUTBOX_NOTIFY_DDL_V1, OutboxWakeup
+    db, outbox, _, _, _, source, _ = setup
+    with db.engine.begin() as connection:
+        for statement in OUTBOX_NOTIFY_DDL_V1:
+            connection.exec_driver_sql(statement)
+    wakeup = OutboxWakeup(db.engine)
+    try:
+        wakeup.wait(0.01)  # starts listening
+        started = time.monotonic()
+        wakeup.wait(0.5)  # nothing committed: sleeps the whole timeout
+        assert time.monotonic() - started >= 0.45
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(lambda: (wakeup.wait(60), time.monotonic())[1])
+            time.sleep(0.2)
+            committed_at = time.monotonic()
+            with db.transaction() as session:
+                Outbox(outbox, source, "BR").add(session, "company_suspended", events_pb2.CompanySuspended(company_id="w"))
+            woke_at = waiting.result(timeout=30)
+        assert woke_at - committed_at < 30  # woken by the commit, long before its 60 s timeout
+    finally:
+        wakeup.close()

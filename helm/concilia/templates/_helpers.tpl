@@ -258,7 +258,7 @@ http://{{ include "concilia.fullname" . }}-otel-collector:4318
     secretKeyRef:
       {{- include "concilia.amqpSecretRef" $root | nindent 6 }}
 - name: OUTBOX_RELAY_INTERVAL_SECONDS
-  value: {{ $p.settings.outboxRelayIntervalSeconds | default 0.1 | quote }}
+  value: {{ $p.settings.outboxRelayIntervalSeconds | default 1 | quote }}
 - name: WORKER_MAX_WORKERS
   value: {{ $p.settings.maxWorkers | default 10 | int | quote }}
 {{- if eq $p.key "notification" }}

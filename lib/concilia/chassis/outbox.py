@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from kombu import Connection, Exchange, Producer
+from kombu import Connection, Exchange
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
@@ -35,6 +35,20 @@ OUTBOX_DROPPED = Counter("concilia_outbox_dropped_total",
 OUTBOX_PENDING = Gauge("concilia_outbox_pending", "Outbox rows waiting to be published", ["source"])
 OUTBOX_OLDEST_AGE = Gauge("concilia_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row",
                           ["source"])
+
+
+NOTIFY_CHANNEL = "concilia_outbox"
+# The trigger that wakes the relay when outbox rows are committed (PostgreSQL delivers a NOTIFY at
+# commit, once per channel and payload per transaction). A change here needs a new migration in
+# every service with an outbox: migrations import these statements, they are not re-run.
+OUTBOX_NOTIFY_DDL_V1 = (
+    "CREATE OR REPLACE FUNCTION concilia_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    f"BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$",
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT "
+    "EXECUTE FUNCTION concilia_outbox_notify()",
+)
+OUTBOX_NOTIFY_DROP_V1 = ("DROP TRIGGER IF EXISTS outbox_notify ON outbox",
+                         "DROP FUNCTION IF EXISTS concilia_outbox_notify()")
 
 
 def define_outbox_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
@@ -109,12 +123,19 @@ class Outbox:
 
 class OutboxRelay:
     """Moves outbox rows to RabbitMQ. Safe to run in several processes at once on PostgreSQL
-    (rows are claimed with FOR UPDATE SKIP LOCKED)."""
+    (rows are claimed with FOR UPDATE SKIP LOCKED).
+
+    A batch is published as a whole and its publisher confirms are awaited together (one broker
+    round trip per batch, not per event); only rows the broker confirmed and could route are deleted.
+    docs/adr/0013-outbox-relay.md."""
+
+    GAUGE_INTERVAL_SECONDS = 5.0
 
     def __init__(self, engine: sa.Engine, table: sa.Table, amqp_uri: str, source: str, batch_size: int = 200,
-                 unroutable_retention_seconds: float = 3600.0):
+                 unroutable_retention_seconds: float = 3600.0, confirm_timeout_seconds: float = 10.0):
         self.engine = engine
         self.unroutable_retention = unroutable_retention_seconds
+        self.confirm_timeout = confirm_timeout_seconds
         # event_id -> (monotonic time of the next try, attempts) for events nobody was bound to.
         self._deferred: dict[str, tuple[float, int]] = {}
         self.table = table
@@ -123,19 +144,43 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.exchange = exchange_for(source)
         self._connection = None
-        self._producer = None
+        self._channel = None
+        self._next_tag = 1
+        self._unconfirmed: set[int] = set()
+        self._nacked: set[int] = set()
         self._returned: set[str] = set()
+        self._gauges_due = 0.0
+        self._claim = sa.select(table).order_by(table.c.seq).limit(batch_size)
+        if engine.dialect.name == "postgresql":
+            self._claim = self._claim.with_for_update(skip_locked=True)
+        self._spans = telemetry.spans_exported()
 
-    def _ensure_producer(self) -> Producer:
-        if self._producer is None:
-            self._connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True},
-                                          heartbeat=0, connect_timeout=5)
+    def _ensure_channel(self):
+        if self._channel is None:
+            self._connection = Connection(self.amqp_uri, heartbeat=0, connect_timeout=5)
             channel = self._connection.channel()
             self.exchange(channel).declare()
-            self._producer = Producer(channel, exchange=self.exchange, on_return=self._on_return)
-        return self._producer
+            channel.confirm_select()  # from here on the broker acks (or nacks) every publish, by number
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            channel.events["basic_return"].add(self._on_return)
+            self._channel, self._next_tag = channel, 1
+            self._unconfirmed.clear()
+        return self._channel
 
-    def _on_return(self, exception, exchange, routing_key, message):
+    def _settle(self, tag: int, multiple: bool) -> set[int]:
+        settled = {t for t in self._unconfirmed if t <= tag} if multiple else {tag} & self._unconfirmed
+        self._unconfirmed -= settled
+        return settled
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._nacked |= self._settle(delivery_tag, multiple)
+
+    def _on_return(self, exception, exchange, routing_key, message) -> None:
+        # A mandatory message no queue was bound to; RabbitMQ sends the return before the ack.
         self._returned.add(message.properties.get("message_id", ""))
 
     def close(self) -> None:
@@ -143,60 +188,77 @@ class OutboxRelay:
             try:
                 self._connection.release()
             finally:
-                self._connection = self._producer = None
+                self._connection = self._channel = None
 
     def relay_once(self) -> int:
         """Publishes up to one batch; returns how many rows were published and deleted."""
-        claim = sa.select(self.table).order_by(self.table.c.seq).limit(self.batch_size)
+        claim = self._claim
         now = time.monotonic()
         waiting = [event_id for event_id, (due, _) in self._deferred.items() if due > now][:1000]
         if waiting:
             claim = claim.where(self.table.c.event_id.not_in(waiting))
-        if self.engine.dialect.name == "postgresql":
-            claim = claim.with_for_update(skip_locked=True)
         done: list[int] = []
         published = 0
         try:
             with self.engine.begin() as connection:
                 rows = connection.execute(claim).all()
-                if not rows:
+                if rows:
+                    tags = self._publish_batch(rows)
+                    for tag, row in zip(tags, rows):
+                        if row.event_id in self._returned:
+                            self._defer(row, done)
+                        elif tag not in self._nacked:
+                            self._deferred.pop(row.event_id, None)
+                            done.append(row.seq)
+                            published += 1
+                            OUTBOX_PUBLISHED.labels(self.source, row.event_type).inc()
+                    if done:
+                        connection.execute(self.table.delete().where(self.table.c.seq.in_(done)))
+                if not rows or time.monotonic() >= self._gauges_due:
                     self._update_gauges(connection)
-                    return 0
-                producer = self._ensure_producer()
-                for row in rows:
-                    self._returned.clear()
-                    self._publish(producer, row)
-                    if row.event_id in self._returned:
-                        self._defer(row, done)
-                        continue
-                    self._deferred.pop(row.event_id, None)
-                    done.append(row.seq)
-                    published += 1
-                    OUTBOX_PUBLISHED.labels(self.source, row.event_type).inc()
-                if done:
-                    connection.execute(self.table.delete().where(self.table.c.seq.in_(done)))
-                self._update_gauges(connection)
         except Exception:
             self.close()  # a broken connection is rebuilt on the next call
             raise
         return published
 
-    def _publish(self, producer: Producer, row) -> None:
-        """One publish, as a PRODUCER span in the trace of the request that wrote the event; the
-        consumer's span becomes its child through the headers."""
+    def _publish_batch(self, rows) -> list[int]:
+        """Publishes every row, then waits for all their confirms (and returns). Returns the
+        delivery tag of each row; raises when the broker did not confirm them in time."""
+        channel = self._ensure_channel()
+        self._returned.clear()
+        self._nacked.clear()
+        tags = []
+        for row in rows:
+            tags.append(self._next_tag)
+            self._unconfirmed.add(self._next_tag)
+            self._next_tag += 1
+            self._publish(channel, row)
+        deadline = time.monotonic() + self.confirm_timeout
+        while self._unconfirmed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"the broker confirmed {len(rows) - len(self._unconfirmed)} of {len(rows)} events")
+            self._connection.drain_events(timeout=remaining)
+        return tags
+
+    def _publish(self, channel, row) -> None:
+        """One publish. Headers carry the trace context of the request that wrote the event, so the
+        consumer's span joins that trace; when spans are exported, the publish is a PRODUCER span
+        of that trace too (without an exporter nobody would see it: not created)."""
         headers = json.loads(row.headers)
-        parent = telemetry.extract({k.removeprefix("nameko."): v for k, v in headers.items()})
-        with _tracer.start_as_current_span(
-                f"{self.source}.events publish", context=parent, kind=trace.SpanKind.PRODUCER,
-                attributes={"messaging.system": "rabbitmq", "messaging.operation": "publish",
-                            "messaging.destination.name": f"{self.source}.events",
-                            "messaging.rabbitmq.destination.routing_key": row.event_type,
-                            "messaging.message.id": row.event_id}):
-            headers.update({f"nameko.{k}": v for k, v in telemetry.inject().items()})
-            producer.publish(
-                row.body, routing_key=row.event_type, content_type="application/json",
-                content_encoding="utf-8", delivery_mode=2, mandatory=True, message_id=row.event_id,
-                headers=headers, retry=False)
+        if self._spans:
+            parent = telemetry.extract({k.removeprefix("nameko."): v for k, v in headers.items()})
+            with _tracer.start_as_current_span(
+                    f"{self.source}.events publish", context=parent, kind=trace.SpanKind.PRODUCER,
+                    attributes={"messaging.system": "rabbitmq", "messaging.operation": "publish",
+                                "messaging.destination.name": f"{self.source}.events",
+                                "messaging.rabbitmq.destination.routing_key": row.event_type,
+                                "messaging.message.id": row.event_id}):
+                headers.update({f"nameko.{k}": v for k, v in telemetry.inject().items()})
+        message = channel.prepare_message(
+            row.body.encode("utf-8"), content_type="application/json", content_encoding="utf-8", headers=headers,
+            properties={"delivery_mode": 2, "message_id": row.event_id})
+        channel.basic_publish(message, exchange=self.exchange.name, routing_key=row.event_type, mandatory=True)
 
     def _defer(self, row, done: list[int]) -> None:
         """No queue is bound to this event (its consumer never started yet, or none exists): keep
@@ -216,6 +278,9 @@ class OutboxRelay:
             log.warning("event %s (%s) not routable yet; kept in the outbox", row.event_id, row.event_type)
 
     def _update_gauges(self, connection) -> None:
+        """Pending rows and the oldest one's age; at most every few seconds (a count per batch would
+        cost more than the batch)."""
+        self._gauges_due = time.monotonic() + self.GAUGE_INTERVAL_SECONDS
         count, oldest = connection.execute(
             sa.select(sa.func.count(), sa.func.min(self.table.c.created_at)).select_from(self.table)).one()
         OUTBOX_PENDING.labels(self.source).set(count)
@@ -223,6 +288,51 @@ class OutboxRelay:
             oldest = oldest.replace(tzinfo=timezone.utc)
         OUTBOX_OLDEST_AGE.labels(self.source).set(
             (datetime.now(timezone.utc) - oldest).total_seconds() if oldest else 0)
+
+
+class OutboxWakeup:
+    """Waits for the NOTIFY that the outbox trigger sends when rows are committed (PostgreSQL), so
+    the relay publishes within milliseconds and polls only as a safety net. Elsewhere (SQLite) or
+    when listening fails, `wait` simply sleeps for the poll interval."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self._connection = None
+
+    def _listen(self):
+        if self._connection is None and self.engine.dialect.name == "postgresql":
+            import psycopg
+            url = self.engine.url.set(drivername="postgresql")
+            self._connection = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+            self._connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return self._connection
+
+    def wait(self, timeout: float) -> None:
+        """Returns when rows were committed since the last call, or after `timeout` seconds."""
+        try:
+            connection = self._listen()
+        except Exception as error:  # noqa: BLE001 - the relay still polls
+            log.warning("outbox wake-up not available (%s); polling", type(error).__name__)
+            connection = None
+        if connection is None:
+            time.sleep(timeout)
+            return
+        try:
+            for _ in connection.notifies(timeout=timeout, stop_after=1):
+                break
+            for _ in connection.notifies(timeout=0):  # the ones that arrived meanwhile: one relay run serves all
+                pass
+        except Exception as error:  # noqa: BLE001 - a database restart: listen again next time
+            log.warning("outbox wake-up lost (%s); listening again", type(error).__name__)
+            self.close()
+            time.sleep(min(timeout, 1.0))
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None
 
 
 def consume_once(session: Session, processed: sa.Table, consumer: str, event_id: str) -> bool:

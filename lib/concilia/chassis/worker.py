@@ -6,6 +6,7 @@
 - `event_handler`: nameko's, but a handler that fails (a database restart, a bug) puts its message
   back on the queue instead of acking it: nameko's default would drop the event.
 """
+import logging
 import time
 
 import functools
@@ -29,6 +30,7 @@ EVENT_LAG_SECONDS = Histogram("concilia_event_lag_seconds", "From the event's oc
                               ["service", "event_type"],
                               buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60))
 
+log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("concilia.worker")
 
 # Every consumer is idempotent (consume_once), so a redelivery after a failure is always safe.
@@ -96,13 +98,14 @@ class DatabaseProvider(DependencyProvider):
 
 
 class OutboxRelayProvider(DependencyProvider):
-    """Publishes this service's outbox. Use it from a @timer entrypoint:
+    """Publishes this service's outbox from a green thread of its own, started with the worker:
+    declare it on the service class and nothing else is needed.
 
         relay = OutboxRelayProvider(models.outbox, source="identity")
-        @timer(interval=RELAY_INTERVAL_SECONDS)
-        def relay_outbox(self):
-            self.relay()
-    """
+
+    On PostgreSQL the relay sleeps until the outbox trigger's NOTIFY (committed rows) and polls every
+    OUTBOX_RELAY_INTERVAL_SECONDS (default 1 s) only as a safety net; without notifications (SQLite)
+    polling is all it has (default 0.1 s). docs/adr/0013-outbox-relay.md."""
 
     def __init__(self, table, source: str):
         self.table = table
@@ -112,28 +115,56 @@ class OutboxRelayProvider(DependencyProvider):
         import os
         from eventlet.semaphore import Semaphore
         from .db import make_engine
-        from .outbox import OutboxRelay
-        self.relay = OutboxRelay(make_engine(os.environ["DATABASE_URL"], pool_size=2), self.table,
-                                 self.container.config["AMQP_URI"], self.source,
+        from .outbox import OutboxRelay, OutboxWakeup
+        engine = make_engine(os.environ["DATABASE_URL"], pool_size=2)
+        self.relay = OutboxRelay(engine, self.table, self.container.config["AMQP_URI"], self.source,
                                  batch_size=int(os.environ.get("OUTBOX_BATCH_SIZE", "200")),
                                  unroutable_retention_seconds=float(os.environ.get("OUTBOX_UNROUTABLE_RETENTION_SECONDS", "3600")))
+        self.wakeup = OutboxWakeup(engine)
+        self.interval = relay_interval_seconds(notified=engine.dialect.name == "postgresql")
         self.lock = Semaphore()
+        self._thread = None
+
+    def start(self):
+        self._thread = self.container.spawn_managed_thread(self._run, identifier=f"{self.source}.outbox_relay")
 
     def stop(self):
+        with self.lock:  # not in the middle of a batch
+            if self._thread is not None:
+                self._thread.kill()
+                self._thread = None
+        self.wakeup.close()
         self.relay.close()
 
+    def _run(self):
+        import eventlet
+        failures = 0
+        while True:
+            try:
+                self.relay_all()
+                failures = 0
+            except Exception as error:  # noqa: BLE001 - broker or database away: retry with backoff
+                failures += 1
+                log.warning("outbox relay failed (%s); retrying", type(error).__name__)
+                eventlet.sleep(min(0.2 * 2 ** failures, 10.0))
+                continue
+            self.wakeup.wait(self.interval)
+
+    def relay_all(self) -> int:
+        """Publishes every pending row (batch after batch); returns how many."""
+        total = 0
+        with self.lock:
+            while True:
+                published = self.relay.relay_once()
+                total += published
+                if published < self.relay.batch_size:
+                    return total
+
     def get_dependency(self, worker_ctx):
-        def relay_all() -> int:
-            total = 0
-            with self.lock:
-                while True:
-                    published = self.relay.relay_once()
-                    total += published
-                    if published == 0 or published < self.relay.batch_size:
-                        return total
-        return relay_all
+        return self.relay_all
 
 
-def relay_interval_seconds() -> float:
+def relay_interval_seconds(notified: bool) -> float:
+    """Seconds between the relay's polls: a safety net when commits wake it (NOTIFY), else its pace."""
     import os
-    return float(os.environ.get("OUTBOX_RELAY_INTERVAL_SECONDS", "0.1"))
+    return float(os.environ.get("OUTBOX_RELAY_INTERVAL_SECONDS") or (1.0 if notified else 0.1))
