@@ -28,7 +28,7 @@ from concurrent import futures
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "lib"), str(REPO), str(REPO / "tests"), str(REPO / "tests" / "integration")]
+sys.path[:0] = [str(REPO / "lib"), str(REPO), str(REPO / "tests")]
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 ECHO = "/bench.Bench/Echo"
@@ -105,14 +105,28 @@ def run_load(call, threads: int, seconds: float, rate: float | None = None) -> d
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "mean_ms": statistics.fmean(latencies) * 1000 if latencies else 0}
 
 
-def measure(name: str, call, threads: int, seconds: float) -> dict:
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of these processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure(name: str, call, threads: int, seconds: float, server_pids=()) -> dict:
+    """Closed loop, then paced at half the maximum. The servers' CPU per call (ms) is reported too:
+    on a shared 2-core machine it moves far less with the load than the rates do."""
     for _ in range(200):  # warm-up: connections, caches, JIT-less but pool-full
         call()
+    cpu_before = cpu_seconds(server_pids)
     full = run_load(call, threads, seconds)
+    full["server_cpu_ms_per_call"] = (cpu_seconds(server_pids) - cpu_before) * 1000 / max(1, full["calls"])
     half = run_load(call, threads, seconds, rate=full["per_second"] / 2)
     print(f"{name:8s} max {full['per_second']:8.0f}/s p50 {full['p50_ms']:6.2f} ms p99 {full['p99_ms']:6.2f} ms"
           f" | at half load ({half['per_second']:.0f}/s) p50 {half['p50_ms']:6.2f} ms p99 {half['p99_ms']:6.2f} ms"
-          f" | errors {full['errors'] + half['errors']}", flush=True)
+          f" | errors {full['errors'] + half['errors']} | server CPU {full['server_cpu_ms_per_call']:.2f} ms/call",
+          flush=True)
     return {"max": full, "half": half}
 
 
@@ -128,6 +142,17 @@ def drop_database(name: str) -> None:
     import psycopg
     with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bind_event_sink(amqp_uri: str) -> None:
+    """A queue bound to every complaint event, standing in for the notification and metrics
+    workers that are not started here: without it the relay's events would be unroutable and
+    retried (docs/adr/0013-outbox-relay.md), which no deployment does. It keeps the newest 10,000."""
+    from kombu import Connection, Exchange, Queue
+    with Connection(amqp_uri) as connection:
+        Queue("bench-complaint-events", Exchange("complaint.events", type="topic", durable=True), routing_key="#",
+              durable=False, queue_arguments={"x-max-length": 10000, "x-overflow": "drop-head"})(
+            connection.default_channel).declare()
 
 
 def start_baseline(kind: str, database_url: str) -> tuple[subprocess.Popen, str]:
@@ -164,7 +189,7 @@ def main() -> int:
     from concilia.chassis.country import DEFAULT_PACKS_DIR
     from concilia.chassis.grpc_client import bearer
     from concilia.devstack import Stack
-    from test_complaint_support import World, filing
+    from support.complaints import World, filing
 
     run = uuid.uuid4().hex[:8]
     databases = {name: f"concilia_bench_{run}_{name}" for name in ("baseline", "identity", "company_registry",
@@ -179,10 +204,11 @@ def main() -> int:
             connection.execute("CREATE TABLE bench (id uuid PRIMARY KEY, body text NOT NULL, "
                                "created_at timestamptz NOT NULL)")
         payload = b"x" * 300  # about the size of a FileComplaint request
-        calls = {}
+        calls, pids = {}, {}
         for kind in ("echo", "insert"):
             process, address = start_baseline(kind, urls["baseline"])
             processes.append(process)
+            pids[kind] = [process.pid]
             channels.append(grpc.insecure_channel(address))
             calls[kind] = (lambda method: lambda: method(payload, timeout=5))(channels[-1].unary_unary(ECHO))
 
@@ -200,6 +226,7 @@ def main() -> int:
                                  "BOOTSTRAP_ADMIN_PASSWORD": "admin-password-1", "LOG_LEVEL": "WARNING",
                                  "CONCILIA_COUNTRY_PACKS_DIR": str(packs), "GATEWAY_WORKERS": "4"})
         stack.start(timeout=120)
+        bind_event_sink(stack.amqp_uri)
         world = World(stack)
         company = world.company("Banco Bench")
         # One consumer per client thread: many consumers file at once, as in production (a single
@@ -214,6 +241,8 @@ def main() -> int:
             return own.token
         request = filing(company)
         stub = world.complaints
+        api_pid = stack.processes["complaint-api"].popen.pid
+        pids["grpc"] = [api_pid]
         calls["grpc"] = lambda: stub.FileComplaint(request, metadata=bearer(my_token()), timeout=5)
 
         # A plain keep-alive HTTP/1.1 connection per client thread: the client's own CPU (on the
@@ -239,11 +268,15 @@ def main() -> int:
             if response.status != 201:
                 raise RuntimeError(response.status)
         calls["gateway"] = post
+        gunicorn = stack.processes["gateway"].popen.pid
+        pids["gateway"] = [api_pid, gunicorn] + [int(p) for p in subprocess.run(
+            ["pgrep", "-P", str(gunicorn)], capture_output=True, text=True).stdout.split()]
 
         for number in range(1, args.rounds + 1):
             if args.rounds > 1:
                 print(f"round {number}", flush=True)
-            rounds.append({name: measure(name, call, args.threads, args.seconds) for name, call in calls.items()})
+            rounds.append({name: measure(name, call, args.threads, args.seconds, pids[name])
+                           for name, call in calls.items()})
             print_ratios(rounds[-1])
     finally:
         if stack:

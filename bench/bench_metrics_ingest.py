@@ -1,14 +1,19 @@
 """Metrics worker ingestion rate against a bare nameko @event_handler, in one run.
 
-    .venv/bin/python bench/bench_metrics_ingest.py [--events N] [--files GLOB]
+    .venv/bin/python bench/bench_metrics_ingest.py [--events N] [--rounds R] [--traced] [--files GLOB]
 
 Both workers run as real processes through concilia.chassis.run_worker, on a RabbitMQ vhost and a
 PostgreSQL database of their own. Each drains the same backlog of complaint_finalised envelopes
 (built from the real open-data files): the bare handler does nothing, the metrics worker stores
-every complaint and its aggregates with group commits. The rate is backlog / time from the first
-message taken to the last one done (queue empty for the bare handler; every complaint committed
-for the metrics worker). PostgreSQL: BENCH_DATABASE_ADMIN_URL (default
-postgresql://postgres@127.0.0.1:5432/postgres); RabbitMQ: BENCH_AMQP_HOST (127.0.0.1:5672, guest).
+every complaint and its aggregates (batches through concilia.chassis.batch_events). The rate is
+backlog / time from the first message taken to the last one done (queue empty for the bare
+handler; every complaint committed for the metrics worker). Rounds alternate which worker goes
+first, with fresh event and complaint ids each round, because the shared machine's load drifts;
+each drain also reports the worker process's CPU time per event while draining, which other
+processes' load disturbs less than the wall-clock rate. --traced exports the metrics worker's
+spans (OTLP/HTTP) to a receiver in this process that discards them. PostgreSQL:
+BENCH_DATABASE_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres); RabbitMQ:
+BENCH_AMQP_HOST (127.0.0.1:5672, guest).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import glob
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -129,36 +135,90 @@ def complaints_in(database_url: str) -> int:
         return connection.execute("SELECT count(*) FROM complaints").fetchone()[0]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def drain(name: str, module: str, queue: str, env: dict, log_dir: Path, amqp_uri: str, backlog: int,
-          done) -> float:
-    """Starts the worker on a full queue; seconds from its first message taken to `done()`."""
+          done) -> tuple[float, float]:
+    """Starts the worker on a full queue: (seconds from its first message taken to `done()`,
+    the worker's CPU seconds over the same interval)."""
     assert queue_depth(amqp_uri, queue) == backlog, f"{queue} does not hold the backlog"
     process = start_worker(module, env, log_dir / f"{name}.log")
     try:
         started = wait_until(lambda: (queue_depth(amqp_uri, queue) or backlog) < backlog, 120,
                              what=f"{name} to start consuming")
+        cpu_started = cpu_seconds(process.pid)
         finished = wait_until(done, 600, what=f"{name} to drain")
+        cpu = cpu_seconds(process.pid) - cpu_started
     finally:
         stop(process)
-    return finished - started
+    return finished - started, cpu
+
+
+def renew(bodies: list[str]) -> list[str]:
+    """The same events with new event and complaint ids (a round must not be deduplicated)."""
+    fresh = []
+    for body in bodies:
+        event = json.loads(body)
+        event["id"] = str(uuid.uuid4())
+        event["data"]["complaint"]["complaint_id"] = str(uuid.uuid4())
+        fresh.append(json.dumps(event))
+    return fresh
+
+
+def publish(amqp_uri: str, bodies: list[str]) -> None:
+    """To the complaint.events exchange: one copy in each worker's queue."""
+    from kombu import Connection, Exchange, Producer
+    with Connection(amqp_uri) as connection:
+        producer = Producer(connection.channel(), exchange=Exchange("complaint.events", type="topic", durable=True))
+        for body in bodies:
+            producer.publish(body, routing_key="complaint_finalised", content_type="application/json",
+                             content_encoding="utf-8", delivery_mode=2)
+
+
+def span_sink() -> str:
+    """An OTLP/HTTP endpoint on loopback that accepts and discards spans; returns its URL."""
+    import http.server
+    import threading
+
+    class Sink(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000, help="backlog size (at most the files' rows)")
     parser.add_argument("--files", default=DEFAULT_GLOB)
-    parser.add_argument("--import-repeat", type=int, default=3, help="import runs (best is kept)")
-    parser.add_argument("--bare-max-workers", default="10,200",
-                        help="WORKER_MAX_WORKERS values for the bare handler (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="bare/metrics rounds, alternating which goes first")
+    parser.add_argument("--traced", action="store_true", help="the metrics worker exports its spans")
+    parser.add_argument("--import-repeat", type=int, default=3, help="import runs (best is kept; 0 = none)")
+    parser.add_argument("--bare-max-workers", default="200",
+                        help="WORKER_MAX_WORKERS values for the bare handler, each drained every round "
+                             "(default: %(default)s)")
     args = parser.parse_args(argv)
 
     import psycopg
-    from kombu import Connection, Exchange, Producer
 
     from concilia.chassis.db import migrate
 
     bodies = envelopes_from(sorted(glob.glob(args.files)), args.events)
     backlog = len(bodies)
+    settings = args.bare_max_workers.split(",")
     run = uuid.uuid4().hex[:8]
     vhost, database = f"bench-metrics-{run}", f"bench_metrics_{run}"
     amqp_uri = f"amqp://guest:guest@{AMQP_HOST}/{vhost}"
@@ -169,66 +229,78 @@ def main(argv=None) -> int:
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{database}"')
-    results = {}
+    load_at_start = os.getloadavg()[0]
+    rounds = []  # per round: {name: (events/s, CPU us/event, load average after)}
     try:
         migrate("services.metrics", database_url)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "lib"), str(REPO), str(REPO / "bench")]),
                "AMQP_URI": amqp_uri, "DATABASE_URL": database_url, "METRICS_PORT": "0", "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
+        metrics_env = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": span_sink()} if args.traced else env
         # Let each worker declare its queue, then stop it, so the backlog lands in both queues.
         for module, queue in (("bench_metrics_ingest", BARE_QUEUE), ("services.metrics.worker", METRICS_QUEUE)):
             process = start_worker(module, env, log_dir / "declare.log")
             wait_until(lambda: queue_depth(amqp_uri, queue) is not None, 60, 0.1, f"{queue} declared")
             stop(process)
 
-        started = time.perf_counter()
-        with Connection(amqp_uri) as connection:
-            producer = Producer(connection.channel(), exchange=Exchange("complaint.events", type="topic", durable=True))
-            for body in bodies:
-                producer.publish(body, routing_key="complaint_finalised", content_type="application/json",
-                                 content_encoding="utf-8", delivery_mode=2)
-        wait_until(lambda: queue_depth(amqp_uri, METRICS_QUEUE) == backlog
-                   and queue_depth(amqp_uri, BARE_QUEUE) == backlog, 120, 0.1, "backlog published")
-        results["publish"] = backlog / (time.perf_counter() - started)
+        def bare_runs(results, round_bodies):
+            for index, workers in enumerate(settings):
+                if index:
+                    refill_bare_queue(amqp_uri, round_bodies)
+                    wait_until(lambda: queue_depth(amqp_uri, BARE_QUEUE) == backlog, 60, 0.1, "bare queue refilled")
+                seconds, cpu = drain(f"bare-{workers}", "bench_metrics_ingest", BARE_QUEUE,
+                                     {**env, "WORKER_MAX_WORKERS": workers}, log_dir, amqp_uri, backlog,
+                                     lambda: queue_depth(amqp_uri, BARE_QUEUE) == 0)
+                results[f"bare nameko handler (max_workers={workers})"] = (
+                    backlog / seconds, cpu / backlog * 1e6, os.getloadavg()[0])
 
-        # The bare handler drains its queue once per setting: refill it between runs.
-        for index, workers in enumerate(args.bare_max_workers.split(",")):
-            if index:
-                refill_bare_queue(amqp_uri, bodies)
-                wait_until(lambda: queue_depth(amqp_uri, BARE_QUEUE) == backlog, 60, 0.1, "bare queue refilled")
-            seconds = drain(f"bare-{workers}", "bench_metrics_ingest", BARE_QUEUE,
-                            {**env, "WORKER_MAX_WORKERS": workers}, log_dir, amqp_uri, backlog,
-                            lambda: queue_depth(amqp_uri, BARE_QUEUE) == 0)
-            results[f"bare nameko handler (max_workers={workers})"] = backlog / seconds
+        def metrics_run(results):
+            before = complaints_in(database_url)
+            seconds, cpu = drain("metrics", "services.metrics.worker", METRICS_QUEUE, metrics_env, log_dir, amqp_uri,
+                                 backlog, lambda: complaints_in(database_url) == before + backlog)
+            results["metrics worker" + (" (traced)" if args.traced else "")] = (
+                backlog / seconds, cpu / backlog * 1e6, os.getloadavg()[0])
 
-        seconds = drain("metrics", "services.metrics.worker", METRICS_QUEUE, env, log_dir, amqp_uri, backlog,
-                        lambda: complaints_in(database_url) == backlog)
-        results["metrics worker"] = backlog / seconds
-        assert complaints_in(database_url) == backlog
-
-        # The bare handler once more after the metrics worker: the machine's load drifts.
-        workers = args.bare_max_workers.split(",")[-1]
-        refill_bare_queue(amqp_uri, bodies)
-        wait_until(lambda: queue_depth(amqp_uri, BARE_QUEUE) == backlog, 60, 0.1, "bare queue refilled")
-        seconds = drain(f"bare-{workers}-after", "bench_metrics_ingest", BARE_QUEUE,
-                        {**env, "WORKER_MAX_WORKERS": workers}, log_dir, amqp_uri, backlog,
-                        lambda: queue_depth(amqp_uri, BARE_QUEUE) == 0)
-        results[f"bare nameko handler (max_workers={workers}), again"] = backlog / seconds
+        for number in range(args.rounds):
+            round_bodies = bodies if number == 0 else renew(bodies)
+            publish(amqp_uri, round_bodies)
+            wait_until(lambda: queue_depth(amqp_uri, METRICS_QUEUE) == backlog
+                       and queue_depth(amqp_uri, BARE_QUEUE) == backlog, 120, 0.1, "backlog published")
+            results = {}
+            if number % 2 == 0:
+                bare_runs(results, round_bodies)
+                metrics_run(results)
+            else:
+                metrics_run(results)
+                bare_runs(results, round_bodies)
+            rounds.append(results)
+        assert complaints_in(database_url) == backlog * args.rounds
     finally:
         rabbitmqctl("delete_vhost", vhost)
         with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
-    import_rows, import_rate = measure_import(sorted(glob.glob(args.files)), args.import_repeat)
-    best_bare = max(v for k, v in results.items() if k.startswith("bare"))
-    load = os.getloadavg()[0]
-    print(f"# metrics ingestion, {backlog} complaint_finalised events from real open-data rows; "
-          f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"load average {load:.1f} at the end")
-    for name, rate in results.items():
-        print(f"{name:45s} {rate:10,.0f} events/s")
-    print(f"{'metrics / best bare':45s} {results['metrics worker'] / best_bare:10.0%}")
-    print(f"{'import_opendata (' + str(import_rows) + ' rows, best of ' + str(args.import_repeat) + ')':45s} "
-          f"{import_rate:10,.0f} rows/s")
+    print(f"# metrics ingestion, {backlog} complaint_finalised events from real open-data rows, {args.rounds} "
+          f"rounds; {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"load average {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    print(f"{'round':6s}{'worker':40s}{'events/s':>10s}{'CPU us/event':>14s}{'load':>6s}")
+    rate_ratios, cpu_ratios = [], []
+    for number, results in enumerate(rounds, 1):
+        for name, (rate, cpu, load) in results.items():
+            print(f"{number:<6d}{name:40s}{rate:10,.0f}{cpu:14,.0f}{load:6.1f}")
+        metrics = next(v for k, v in results.items() if k.startswith("metrics"))
+        bare = [v for k, v in results.items() if k.startswith("bare")]
+        rate_ratios.append(metrics[0] / max(v[0] for v in bare))
+        cpu_ratios.append(min(v[1] for v in bare) / metrics[1])
+        print(f"{number:<6d}{'metrics / best bare, rate':40s}{rate_ratios[-1]:10.0%}")
+        print(f"{number:<6d}{'bare / metrics, CPU per event':40s}{cpu_ratios[-1]:10.0%}")
+    print(f"{'all':6s}{'metrics / best bare, rate: median':40s}{statistics.median(rate_ratios):10.0%}"
+          f"  (min {min(rate_ratios):.0%}, max {max(rate_ratios):.0%})")
+    print(f"{'all':6s}{'bare / metrics, CPU per event: median':40s}{statistics.median(cpu_ratios):10.0%}"
+          f"  (min {min(cpu_ratios):.0%}, max {max(cpu_ratios):.0%})")
+    if args.import_repeat:
+        import_rows, import_rate = measure_import(sorted(glob.glob(args.files)), args.import_repeat)
+        print(f"{'import_opendata (' + str(import_rows) + ' rows, best of ' + str(args.import_repeat) + ')':46s} "
+              f"{import_rate:10,.0f} rows/s")
     return 0
 
 

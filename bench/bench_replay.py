@@ -57,7 +57,10 @@ def main() -> int:
     stack = Stack(data_dir=data_dir, database_urls=urls, amqp_uri=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
                   gateway=False, random_ports=True,
                   extra_env={"CONCILIA_CLOCK_FILE": str(clock), "BOOTSTRAP_ADMIN_EMAIL": "admin@bench.invalid",
-                             "BOOTSTRAP_ADMIN_PASSWORD": "bench-password-1", "LOG_LEVEL": "WARNING"})
+                             "BOOTSTRAP_ADMIN_PASSWORD": "bench-password-1", "LOG_LEVEL": "WARNING",
+                             # Days pass in fractions of a second: lapsed deadlines are applied as
+                             # promptly as the replay needs them (a deployment keeps 1 s).
+                             "DEADLINE_SWEEP_INTERVAL_SECONDS": "0.2"})
     try:
         stack.start(timeout=120, progress=lambda m: print(f"  {m}", file=sys.stderr))
         env = {**os.environ, "CONCILIA_CLOCK_FILE": str(clock), "BOOTSTRAP_ADMIN_EMAIL": "admin@bench.invalid",

@@ -21,7 +21,7 @@ import uuid
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, time as dtime, timezone
+from datetime import datetime, timedelta, time as dtime
 
 import psycopg
 import sqlalchemy as sa
@@ -32,7 +32,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import Authority, CountryPack
-from concilia.chassis.db import Database
+from concilia.chassis.db import Database, execute_numbered
 from concilia.chassis.errors import (FailedPrecondition, InvalidArgument, NotFound, PermissionDenied,
                                      ResourceExhausted, require_text)
 from concilia.chassis.outbox import Outbox
@@ -159,12 +159,6 @@ def filing_write(complaint_columns: tuple, history_columns: tuple, outbox_column
         SELECT count FROM counted""")
 
 
-@functools.lru_cache(maxsize=16)
-def driver_sql(statement: sa.TextClause, dialect) -> str:
-    """A text statement in the driver's own parameter style (psycopg: %(name)s), compiled once."""
-    return str(statement.compile(dialect=dialect))
-
-
 class Taxonomy:
     """The pack's complaint taxonomy: valid paths and segment names."""
 
@@ -189,11 +183,6 @@ def authority_scope(authority: Authority | None) -> str:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones."""
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def ts(value: datetime | None) -> Timestamp | None:
@@ -446,16 +435,15 @@ class Complaints:
         cost more than these statements (docs/adr/0012-write-path.md). None when the idempotency
         key was used before: the caller replays it in a transaction."""
         dialect = self.db.engine.dialect
-        with connection.cursor(row_factory=namedtuple_row) as cursor:
-            found = cursor.execute(driver_sql(FILING_READS, dialect),
-                                   self._filing_reads_params(principal, filing)).fetchone()
-            if found.earlier_id is not None:
-                return None
-            day, row, entry, event = self._new_filing(principal, filing, fingerprint, found)
-            statement = filing_write(tuple(row), tuple(entry), tuple(event), dialect)
-            if cursor.execute(driver_sql(statement, dialect),
-                              self._filing_write_params(principal.account_id, day, row, entry, event)).fetchone() is None:
-                raise ResourceExhausted(f"at most {self.filings_per_day} complaints may be filed per day")
+        found = execute_numbered(connection, FILING_READS, dialect, self._filing_reads_params(principal, filing),
+                                 namedtuple_row).fetchone()
+        if found.earlier_id is not None:
+            return None
+        day, row, entry, event = self._new_filing(principal, filing, fingerprint, found)
+        statement = filing_write(tuple(row), tuple(entry), tuple(event), dialect)
+        if execute_numbered(connection, statement, dialect, self._filing_write_params(
+                principal.account_id, day, row, entry, event), namedtuple_row).fetchone() is None:
+            raise ResourceExhausted(f"at most {self.filings_per_day} complaints may be filed per day")
         return self._filed_view(row, [])
 
     def _file(self, session, principal: Principal, filing: Filing, fingerprint: str) -> dict:
@@ -1010,7 +998,7 @@ class Complaints:
                 # Suspension of a company never seen adhering: remember it, it cannot receive complaints.
                 values.update(trade_name="", segment_code="", group_id="")
             session.execute(m.companies.insert().values(id=company_id, changed_at=occurred_at, **values))
-        elif occurred_at >= aware(current.changed_at):
+        elif occurred_at >= current.changed_at:
             session.execute(m.companies.update().where(m.companies.c.id == company_id)
                             .values(changed_at=occurred_at, **values))
         else:

@@ -10,6 +10,7 @@ from datetime import datetime
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
+from concilia.chassis import retention
 from concilia.chassis.clock import clock_from_env
 from concilia.chassis.country import pack_from_env
 from concilia.chassis.outbox import consume_once
@@ -51,6 +52,10 @@ class ComplaintWorker:
         counts = self.rules.sweep()
         if any(counts.values()):
             log.info("deadline sweep: %s", counts)
+
+    @timer(interval=retention.PRUNE_INTERVAL_SECONDS)
+    def prune_processed_events(self):
+        retention.prune_processed_events(self.db, models.processed_events)
 
     @event_handler("company_registry", "company_adhered")
     def on_company_adhered(self, body):

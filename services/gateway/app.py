@@ -16,7 +16,7 @@ from concilia.chassis.grpc_client import jwks_fetcher
 from concilia.chassis.logs import setup_logging
 from concilia.chassis.telemetry import setup_tracing, spans_exported
 
-from . import errors, locale
+from . import csrf, errors, locale
 from .clients import Clients
 from .routes.health import MAX_QUERY_VALUE
 from .settings import GatewaySettings
@@ -55,6 +55,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
         verifier=TokenVerifier(jwks_fetcher(clients.channels["identity"]), issuer=settings.token_issuer))
     errors.register(app)
     locale.init_app(app)
+    csrf.init_app(app)
     for module in _blueprint_modules():
         app.register_blueprint(module.bp)
 

@@ -78,6 +78,8 @@ ERROR_TEXT = {
     "DEADLINE_EXCEEDED": _l("A service is temporarily unavailable; please try again."),
     "UNIMPLEMENTED": _l("This feature is not available."),
     "INTERNAL": _l("Something went wrong on our side; please try again later."),
+    "CSRF_TOKEN_INVALID": _l("This form has expired or was not sent from this site; "
+                             "go back, reload the page and try again."),
 }
 # (code, field) -> a complete translated text: the common cases people meet on the forms.
 FIELD_TEXT = {

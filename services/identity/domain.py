@@ -193,7 +193,7 @@ class Identity:
             if row is None:
                 _safe_verify(_DUMMY_HASH, password)
                 raise Unauthenticated("wrong e-mail or password")
-            locked_until = _aware(row["locked_until"])
+            locked_until = row["locked_until"]
             if locked_until and locked_until > now:
                 seconds = int((locked_until - now).total_seconds()) + 1
                 raise ResourceExhausted(f"too many failed logins; try again in {seconds} seconds")
@@ -232,7 +232,7 @@ class Identity:
                 reused = True
             else:
                 reused = False
-                if _aware(stored["expires_at"]) <= now:
+                if stored["expires_at"] <= now:
                     raise Unauthenticated("refresh token expired")
                 session.execute(refresh_tokens.update().where(refresh_tokens.c.id == stored["id"]).values(revoked_at=now))
                 account = session.execute(sa.select(accounts).where(accounts.c.id == stored["account_id"])).mappings().one()
@@ -264,13 +264,6 @@ def _within(manager_jurisdiction: str, jurisdiction: str) -> bool:
     """BR covers BR-SP; AR-B covers its municipal offices (AR-B/<office>)."""
     return jurisdiction == manager_jurisdiction or jurisdiction.startswith((manager_jurisdiction + "-",
                                                                             manager_jurisdiction + "/"))
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    from datetime import timezone
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)  # SQLite returns naive datetimes
-    return value
 
 
 def _safe_verify(password_hash: str, password: str) -> bool:

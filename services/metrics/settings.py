@@ -15,6 +15,3 @@ class Settings(ApiSettings):
 class WorkerSettings:
     database_url: str = env("DATABASE_URL", help="SQLAlchemy URL of the metrics database")
     country: str = env("CONCILIA_COUNTRY", "BR")
-    batch_max: int = env("METRICS_BATCH_MAX", 200, help="events committed together at most")
-    batch_window_seconds: float = env("METRICS_BATCH_WINDOW_SECONDS", 0.005,
-                                      help="how long the first event of a batch waits for others")

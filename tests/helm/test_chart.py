@@ -114,6 +114,8 @@ def test_schema_is_strict_on_our_keys_and_open_for_kubernetes_objects(helm):
     assert typo.returncode != 0 and "replicaz" in typo.stdout + typo.stderr
     missing_secret = run([helm, "lint", "--strict", CHART, "--set", "grpcTls.enabled=true"])
     assert missing_secret.returncode != 0
+    no_retention = run([helm, "lint", "--strict", CHART, "--set", "processedEvents.retentionDays=0"])
+    assert no_retention.returncode != 0 and "retentionDays" in no_retention.stdout + no_retention.stderr
     kubernetes_object = run([helm, "lint", "--strict", CHART, "--set",
                              "processDefaults.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
                              ".nodeSelectorTerms[0].matchExpressions[0].key=zone"])
@@ -290,7 +292,9 @@ def test_processes_get_the_documented_environment(render):
         assert api["CONCILIA_COUNTRY"] == "BR" and api["GRPC_PORT"] == "50051"
         assert api["DATABASE_URL"]["secretKeyRef"]["key"] == f"{kebab}-database-url"
         worker = env_of(deployments[f"br-{kebab}-worker"])
-        assert common | {"DATABASE_URL", "AMQP_URI", "OUTBOX_RELAY_INTERVAL_SECONDS", "WORKER_MAX_WORKERS"} <= set(worker)
+        assert common | {"DATABASE_URL", "AMQP_URI", "OUTBOX_RELAY_INTERVAL_SECONDS", "WORKER_MAX_WORKERS",
+                         "PROCESSED_EVENTS_RETENTION_DAYS"} <= set(worker)
+        assert worker["PROCESSED_EVENTS_RETENTION_DAYS"] == "30"
         assert not {k for k in worker if k.endswith("_ADDR") or k.startswith("GRPC_")}, "workers never use gRPC"
     identity = env_of(deployments["br-identity-api"])
     assert {"TOKEN_SIGNING_KEY_FILE", "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_TOKEN_TTL_SECONDS",

@@ -15,7 +15,7 @@ from concilia.chassis.country import DEFAULT_PACKS_DIR
 from concilia.chassis.grpc_client import bearer
 from concilia.complaint.v1 import complaint_pb2 as pb
 
-from test_complaint_support import PDF, World, filing, module_stack
+from support.complaints import PDF, World, filing, module_stack
 
 pytestmark = pytest.mark.integration
 

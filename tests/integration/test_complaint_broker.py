@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from test_complaint_support import EventQueue, World
+from support.complaints import EventQueue, World
 
 pytestmark = pytest.mark.integration
 AMQP_HOST = "127.0.0.1:5672"

@@ -9,7 +9,7 @@ import pytest
 import requests
 from google.protobuf import json_format
 
-from test_complaint_support import PDF, World, filing, module_stack
+from support.complaints import PDF, World, filing, module_stack
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from concilia.chassis.clock import FileClock
 from concilia.chassis.country import DEFAULT_PACKS_DIR
 from concilia.chassis.grpc_client import bearer
 from concilia.complaint.v1 import complaint_pb2 as pb
-from test_complaint_support import PDF, EventQueue, World, filing, module_stack, rpc_error
+from support.complaints import PDF, EventQueue, World, filing, module_stack, rpc_error
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from concilia.chassis.grpc_client import bearer
 from concilia.complaint.v1 import complaint_pb2 as pb
 from support.actors import PASSWORD
 from support.ids import new_cpf
-from test_complaint_support import PDF, World, module_stack
+from support.complaints import PDF, World, module_stack
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not shutil.which("chromedriver") or not shutil.which("chromium"),

@@ -11,7 +11,7 @@ from concilia.chassis.grpc_client import bearer
 from concilia.complaint.v1 import complaint_pb2 as pb
 from concilia.devstack import Stack, sqlite_urls
 from concilia.metrics.v1 import metrics_pb2, metrics_pb2_grpc
-from test_complaint_support import World
+from support.complaints import World
 
 
 @pytest.fixture(scope="module")

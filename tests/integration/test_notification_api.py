@@ -2,6 +2,7 @@
 tokens, the inbox, preferences, webhook registration, dead-lettering and replay by the company."""
 import http.cookiejar
 import json
+import re
 import subprocess
 import threading
 import time
@@ -290,7 +291,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 def browser_for(stack, email, password=PASSWORD):
     """A cookie-keeping client signed in through the login form."""
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
-    form = urllib.parse.urlencode({"email": email, "password": password}).encode()
+    with browser.open(stack.gateway_url + "/login", timeout=10) as page:  # the form's CSRF token
+        csrf_token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode())[1]
+    form = urllib.parse.urlencode({"email": email, "password": password, "csrf_token": csrf_token}).encode()
     with pytest.raises(urllib.error.HTTPError) as signed_in:
         browser.open(stack.gateway_url + "/login", data=form, timeout=10)
     assert signed_in.value.code == 302

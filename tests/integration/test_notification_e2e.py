@@ -23,7 +23,7 @@ from concilia.notification.v1 import notification_pb2 as pb
 from concilia.notification.v1 import notification_pb2_grpc
 from services.notification import domain
 from services.notification import models as m
-from test_complaint_support import World
+from support.complaints import World
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from concilia.devstack import free_port
-from test_complaint_support import World, filing
+from support.complaints import World, filing
 from google.protobuf import json_format
 
 

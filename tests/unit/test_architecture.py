@@ -65,3 +65,44 @@ def test_workers_use_the_chassis_event_handler_that_requeues_on_failure(service)
     # nameko's own decorator acks a message whose handler failed: the event would be lost.
     modules = imported_modules(REPO / "services" / service / "worker.py")
     assert "nameko.events" not in modules
+
+
+WORKER_ENTRYPOINTS = """
+import eventlet; eventlet.monkey_patch()
+import importlib, sys
+from nameko.events import EventHandler
+from nameko.timer import Timer
+from concilia.chassis.batch_events import BatchEventHandler
+from concilia.chassis.run_worker import find_service_class
+service_class = find_service_class(importlib.import_module(sys.argv[1]))
+bad = []
+for name in dir(service_class):
+    for entrypoint in getattr(getattr(service_class, name), "nameko_entrypoints", ()):
+        if isinstance(entrypoint, EventHandler) and entrypoint.requeue_on_error:
+            continue  # concilia.chassis.worker.event_handler
+        if type(entrypoint) not in (BatchEventHandler, Timer):
+            bad.append(f"{name}: {type(entrypoint).__name__}")
+print(bad)
+sys.exit(1 if bad else 0)
+"""
+
+
+@pytest.mark.parametrize("service", BACKEND)
+def test_worker_entrypoints_never_ack_an_event_whose_handler_failed(service):
+    # Only the chassis consumers (event_handler with requeue, batch_event_handler) and timers.
+    result = subprocess.run([sys.executable, "-W", "ignore", "-c", WORKER_ENTRYPOINTS, f"services.{service}.worker"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("service", BACKEND)
+def test_workers_that_consume_events_prune_processed_events(service):
+    # processed_events gains a row per consumed event: without the timer it grows forever.
+    tree = ast.parse((REPO / "services" / service / "worker.py").read_text(encoding="utf-8"))
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    if not names & {"event_handler", "batch_event_handler"}:
+        return
+    pruners = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == "prune_processed_events"
+               and any("timer" in ast.unparse(d) for d in f.decorator_list)
+               and "retention.prune_processed_events(" in ast.unparse(f)]
+    assert pruners, f"services/{service}/worker.py consumes events but has no prune_processed_events timer"

@@ -106,7 +106,9 @@ def test_registration_sends_the_chosen_language_as_the_account_locale(gateway):
 def test_service_errors_are_shown_translated_by_code(gateway):
     # identity is down: the login form shows UNAVAILABLE in the page language, with no service detail.
     client = gateway("BR")
-    response = client.post("/login", data={"email": "x@example.test", "password": "0123456789"})
+    form_token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))[1]
+    response = client.post("/login", data={"email": "x@example.test", "password": "0123456789",
+                                           "csrf_token": form_token})
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert 'data-code="UNAVAILABLE"' in page

@@ -1,4 +1,4 @@
-"""`concilia opendata` run as a subprocess on the real open-data files, plus a speed check."""
+"""`concilia opendata` run as a subprocess on the real open-data files (its speed: bench/bench_opendata.py)."""
 import csv
 import gzip
 import io
@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -122,31 +121,3 @@ def test_help_texts():
         assert "Consumidor.gov.br" in text
     assert "br-2015" in concilia("indicators", "--help").stdout
     assert concilia(check=False).returncode == 2  # no action: usage
-
-
-def test_faster_than_csv_dictreader():
-    """The requirement is >= 200,000 rows/s on the real files; absolute speed depends on the
-    machine, so assert the relative one: faster than csv.DictReader, best of 3 each."""
-    if str(ROOT / "lib") not in sys.path:
-        sys.path.insert(0, str(ROOT / "lib"))
-    from concilia.opendata import aggregate, read_columns
-
-    blobs = [p.read_bytes() for p in FILES]
-
-    def dict_reader():
-        for blob in blobs:
-            text = gzip.decompress(blob).decode("cp1252")
-            for _row in csv.DictReader(io.StringIO(text, newline=""), delimiter=";"):
-                pass
-
-    def ours():
-        aggregate(read_columns(FILES)).indicators()
-
-    def best(fn):
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-    assert best(ours) < best(dict_reader)

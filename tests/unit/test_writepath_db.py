@@ -1,6 +1,7 @@
 """concilia.chassis.db on a real PostgreSQL: driver connections in autocommit for single-statement
 writes, the ordinary transactions beside them, and pooled connections checked only after idling."""
 import psycopg
+import psycopg.rows
 import pytest
 import sqlalchemy as sa
 
@@ -94,3 +95,26 @@ def test_a_connection_in_steady_use_is_not_pinged(url):
             assert connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid
     finally:
         database.dispose()
+
+
+def test_a_driver_connection_that_idled_is_checked_before_use(url, monkeypatch):
+    monkeypatch.setattr(chassis_db, "PING_AFTER_IDLE_SECONDS", 0.0)  # every checkout counts as idle
+    database = Database(url, pool_size=1)
+    try:
+        with database.driver_connection() as connection:
+            pid = connection.info.backend_pid
+        kill(pid, url)
+        with database.driver_connection() as connection:  # the ping finds it dead: a new one, no error
+            assert connection.execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+    finally:
+        database.dispose()
+
+
+def test_numbered_statements_bind_each_name_once_in_order(database, url):
+    statement = sa.text("INSERT INTO items SELECT :a UNION ALL SELECT :b + :a")
+    sql, names = chassis_db.numbered_sql(statement, database.engine.dialect)
+    assert names == ("a", "b") and "$1" in sql and "$2" in sql and ":" not in sql
+    with database.driver_connection() as connection:
+        chassis_db.execute_numbered(connection, statement, database.engine.dialect, {"b": 10, "a": 3},
+                                    psycopg.rows.tuple_row)
+    assert ids(url) == [3, 13]

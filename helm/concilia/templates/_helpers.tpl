@@ -261,6 +261,8 @@ http://{{ include "concilia.fullname" . }}-otel-collector:4318
   value: {{ $p.settings.outboxRelayIntervalSeconds | default 1 | quote }}
 - name: WORKER_MAX_WORKERS
   value: {{ $p.settings.maxWorkers | default 10 | int | quote }}
+- name: PROCESSED_EVENTS_RETENTION_DAYS
+  value: {{ $root.Values.processedEvents.retentionDays | int | quote }}
 {{- if eq $p.key "notification" }}
 {{- with $root.Values.notification }}
 - name: PUBLIC_BASE_URL

@@ -3,8 +3,11 @@
 PostgreSQL in production and integration tests; SQLite files as the embedded default. The URL
 decides. Each service has its own database and its own `migrations/` folder next to its models.
 """
+import collections
+import functools
 import importlib
 import logging
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -96,6 +99,91 @@ def _ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
             raise sa.exc.DisconnectionError(f"stale pooled connection: {type(error).__name__}") from error
 
 
+@functools.lru_cache(maxsize=64)
+def numbered_sql(statement: sa.TextClause, dialect) -> tuple[str, tuple[str, ...]]:
+    """A text statement with PostgreSQL's own numbered placeholders ($1, $2, ...) and the names of
+    its parameters in that order, compiled once. psycopg's RawCursor sends such a statement as it
+    is; with named parameters psycopg parses the statement again on every execution once it is over
+    4 KB or 50 parameters (its own cache limit), as the filing's write is."""
+    names: list[str] = []
+
+    def number(match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+    sql = re.sub(r"%\((\w+)\)s", number, str(statement.compile(dialect=dialect)))
+    return sql.replace("%%", "%"), tuple(names)
+
+
+def execute_numbered(connection, statement: sa.TextClause, dialect, params: dict, row_factory):
+    """Runs a text statement on a driver connection (`Database.driver_connection()`) with
+    `numbered_sql`; returns the cursor, whose rows `row_factory` builds."""
+    import psycopg
+    sql, names = numbered_sql(statement, dialect)
+    cursor = psycopg.RawCursor(connection, row_factory=row_factory)
+    return cursor.execute(sql, [params[name] for name in names])
+
+
+class DriverPool:
+    """psycopg connections in autocommit, for `Database.driver_connection()`: a last-in-first-out
+    stack of idle connections, at most `size` kept, more opened when more threads ask at once.
+    Its own pool rather than SQLAlchemy's: that pool's checkout and return (events, reset, fairy
+    objects) cost about as much CPU as the filing's statements (docs/adr/0012-write-path.md).
+    Same rules as the engine's pool: a connection that idled PING_AFTER_IDLE_SECONDS is pinged
+    before use, one older than RECYCLE_SECONDS is closed on return."""
+
+    RECYCLE_SECONDS = 1800.0
+
+    def __init__(self, url: str, size: int):
+        import psycopg
+        self._connect = functools.partial(
+            psycopg.connect, sa.engine.make_url(normalise_url(url)).set(drivername="postgresql")
+            .render_as_string(hide_password=False), autocommit=True)
+        self.size = size
+        self._idle: collections.deque = collections.deque()  # (connection, opened at, idle since)
+        self._opened_at: dict[int, float] = {}
+
+    def get(self):
+        while True:
+            try:
+                connection, idle_since = self._idle.pop()  # deque.pop is atomic: no lock needed
+            except IndexError:
+                connection = self._connect()
+                self._opened_at[id(connection)] = time.monotonic()
+                return connection
+            if time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+                return connection
+            try:
+                connection.execute("SELECT 1")
+                return connection
+            except Exception:  # noqa: BLE001 - any failure means: not usable; try the next one
+                self._discard(connection)
+
+    def put(self, connection) -> None:
+        now = time.monotonic()
+        if (connection.closed or connection.broken or len(self._idle) >= self.size
+                or now - self._opened_at.get(id(connection), now) > self.RECYCLE_SECONDS):
+            self._discard(connection)
+        else:
+            self._idle.append((connection, now))
+
+    def _discard(self, connection) -> None:
+        self._opened_at.pop(id(connection), None)
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection may fail; it is gone either way
+            pass
+
+    def clear(self) -> None:
+        """Closes every idle connection (a server restart broke them all)."""
+        while True:
+            try:
+                connection, _ = self._idle.pop()
+            except IndexError:
+                return
+            self._discard(connection)
+
+
 class Database:
     """An engine and a session factory. `with db.transaction() as session:` commits or rolls back."""
 
@@ -104,14 +192,14 @@ class Database:
         self.pool_size = pool_size
         self.engine = make_engine(url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._autocommit_engine: sa.Engine | None = None
+        self._driver_pool: DriverPool | None = None
         self._autocommit_lock = threading.Lock()
 
     def dispose(self) -> None:
         """Closes every pooled connection (both pools)."""
         self.engine.dispose()
-        if self._autocommit_engine is not None:
-            self._autocommit_engine.dispose()
+        if self._driver_pool is not None:
+            self._driver_pool.clear()
 
     @property
     def is_postgres(self) -> bool:
@@ -126,24 +214,21 @@ class Database:
         PostgreSQL only."""
         if not self.is_postgres:
             raise RuntimeError("driver_connection() is for PostgreSQL databases")
-        if self._autocommit_engine is None:
+        if self._driver_pool is None:
             with self._autocommit_lock:
-                if self._autocommit_engine is None:
-                    # A pool of its own, whose connections stay in autocommit: switching a shared
-                    # connection there and back costs more than a small statement's CPU.
-                    self._autocommit_engine = make_engine(self.url, self.pool_size, autocommit=True)
-        pooled = self._autocommit_engine.raw_connection()
+                if self._driver_pool is None:
+                    self._driver_pool = DriverPool(self.url, self.pool_size)
+        connection = self._driver_pool.get()
         try:
-            yield pooled.driver_connection
+            yield connection
         except BaseException:
-            if pooled.driver_connection.broken:
-                # Not put back; and a server restart broke the idle ones too: they are replaced
-                # (as SQLAlchemy does for its own connections when it sees a disconnect).
-                pooled.invalidate()
-                self._autocommit_engine.dispose()
+            if connection.broken:
+                # Not put back; and a server restart broke the idle ones too: they are replaced.
+                connection.close()
+                self._driver_pool.clear()
             raise
         finally:
-            pooled.close()
+            self._driver_pool.put(connection)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
 
 from . import telemetry
+from .proto_json import message_to_dict
 from .db import UtcDateTime
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def envelope(event_type: str, source: str, message: Message, country: str,
         "source": source,
         "occurred_at": occurred_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
         "country": country,
-        "data": json_format.MessageToDict(message, preserving_proto_field_name=True),
+        "data": message_to_dict(message),
     }
 
 

@@ -214,6 +214,7 @@ class Replay:
         """Runs a state-changing step exactly once in effect. FAILED_PRECONDITION means either the
         step already happened (a retry after a lost response) or its state is not reached yet (an
         unanswered complaint waits for the worker's deadline sweep): look, then finish or wait."""
+        pause = 0.05  # the sweep usually comes within a fraction of a second: look often, then less
         for _ in range(attempts):
             try:
                 step()
@@ -225,7 +226,8 @@ class Replay:
                 complaint_id=self.complaint_ids[index]), token).complaint
             if done(complaint):
                 return
-            time.sleep(0.25)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.5)
         raise RuntimeError(f"record {index}: the complaint never reached the state this step needs")
 
     def drive(self, pool: ThreadPoolExecutor) -> None:

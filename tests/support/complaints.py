@@ -1,4 +1,4 @@
-"""Shared helpers of the complaint integration tests (no tests here): a world of real accounts and
+"""Helpers of the complaint tests and benchmarks: a world of real accounts and
 companies on a running stack, and a queue bound to the complaint service's events."""
 import csv
 import json
@@ -17,8 +17,8 @@ from concilia.company_registry.v1 import company_registry_pb2 as rpb
 from concilia.company_registry.v1 import company_registry_pb2_grpc
 from concilia.complaint.v1 import complaint_pb2 as pb
 from concilia.complaint.v1 import complaint_pb2_grpc
-from support.actors import Actors
-from support.ids import new_cnpj
+from .actors import Actors
+from .ids import new_cnpj
 
 SEGMENT = "bancos-financeiras-e-administradoras-de-cartao"
 PDF = b"%PDF-1.4\n%test\n" + b"0" * 200
