@@ -108,7 +108,8 @@ def test_filing_and_answering_notify_the_right_people_in_their_languages(world):
     eventually(known)
 
     complaint = world.file(consumer, company_id)
-    eventually(lambda: sink.subjects_to(agent_account.email))
+    # One SMTP session sends both, one after the other: wait for both before comparing.
+    eventually(lambda: sink.subjects_to(agent_account.email) and sink.subjects_to(consumer_account.email))
     assert sink.subjects_to(agent_account.email) == [f"Nova reclamação {complaint.id[:8]}"]
     assert sink.subjects_to(consumer_account.email) == [f"Complaint {complaint.id[:8]} filed"]
 
