@@ -15,6 +15,7 @@ from concilia.chassis.grpc_client import bearer
 from concilia.company_registry.v1 import company_registry_pb2 as pb
 from concilia.company_registry.v1 import company_registry_pb2_grpc
 from support.actors import Actors
+from support.complaints import rpc_error
 from support.ids import new_cnpj, with_wrong_check_digit
 
 pytestmark = pytest.mark.integration
@@ -59,14 +60,6 @@ def struct(**facts) -> struct_pb2.Struct:
     value = struct_pb2.Struct()
     value.update(facts)
     return value
-
-
-def rpc_error(call) -> grpc.RpcError:
-    try:
-        call()
-    except grpc.RpcError as error:
-        return error
-    raise AssertionError("the call succeeded")
 
 
 def field_of(error: grpc.RpcError) -> str:
