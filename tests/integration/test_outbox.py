@@ -166,14 +166,25 @@ def test_a_batch_mixing_routable_and_unroutable_events_keeps_only_the_unroutable
         assert sorted(c.execute(sa.select(outbox.c.event_type)).scalars()) == ["company_adhered"] * 5
 
 
+def _wake_up_trigger(db):
+    """The trigger as the migrations leave it: V1 created it, V2 replaced its function."""
+    from concilia.chassis.outbox import OUTBOX_NOTIFY_DDL_V1, OUTBOX_NOTIFY_DDL_V2
+    with db.engine.begin() as connection:
+        for statement in OUTBOX_NOTIFY_DDL_V1 + OUTBOX_NOTIFY_DDL_V2:
+            connection.exec_driver_sql(statement)
+
+
+def _add_event(db, outbox, source):
+    with db.transaction() as session:
+        Outbox(outbox, source, "BR").add(session, "company_suspended", events_pb2.CompanySuspended(company_id="w"))
+
+
 def test_committed_rows_wake_the_relay_and_an_idle_outbox_does_not(setup):
     from concurrent.futures import ThreadPoolExecutor
 
-    from concilia.chassis.outbox import OUTBOX_NOTIFY_DDL_V1, OutboxWakeup
+    from concilia.chassis.outbox import OutboxWakeup
     db, outbox, _, _, _, source, _ = setup
-    with db.engine.begin() as connection:
-        for statement in OUTBOX_NOTIFY_DDL_V1:
-            connection.exec_driver_sql(statement)
+    _wake_up_trigger(db)
     wakeup = OutboxWakeup(db.engine)
     try:
         wakeup.wait(0.01)  # starts listening
@@ -184,9 +195,49 @@ def test_committed_rows_wake_the_relay_and_an_idle_outbox_does_not(setup):
             waiting = pool.submit(lambda: (wakeup.wait(60), time.monotonic())[1])
             time.sleep(0.2)
             committed_at = time.monotonic()
-            with db.transaction() as session:
-                Outbox(outbox, source, "BR").add(session, "company_suspended", events_pb2.CompanySuspended(company_id="w"))
+            _add_event(db, outbox, source)
             woke_at = waiting.result(timeout=30)
         assert woke_at - committed_at < 30  # woken by the commit, long before its 60 s timeout
     finally:
         wakeup.close()
+
+
+def test_commits_skip_the_notify_while_the_relay_is_awake(setup):
+    """NOTIFY serialises notifying commits cluster-wide, so writers skip it while a relay holds the
+    awake lock (it is polling anyway); once the relay releases it, commits wake it again."""
+    from concilia.chassis.outbox import OutboxWakeup
+    db, outbox, _, _, _, source, _ = setup
+    _wake_up_trigger(db)
+    wakeup = OutboxWakeup(db.engine)
+    try:
+        wakeup.wait(0.01)  # starts listening
+        wakeup.hold()
+        assert wakeup.holding
+        _add_event(db, outbox, source)
+        started = time.monotonic()
+        wakeup.wait(0.5)
+        assert time.monotonic() - started >= 0.45  # no notification came
+        wakeup.release()
+        assert not wakeup.holding
+        _add_event(db, outbox, source)
+        started = time.monotonic()
+        wakeup.wait(30)
+        assert time.monotonic() - started < 10  # this commit notified
+    finally:
+        wakeup.close()
+    # a relay that dies holding the lock does not silence the trigger: the lock ends with its session
+    other = OutboxWakeup(db.engine)
+    holder = OutboxWakeup(db.engine)
+    try:
+        other.wait(0.01)
+        holder.wait(0.01)
+        holder.hold()
+        assert holder.holding
+        holder.close()
+        _add_event(db, outbox, source)
+        started = time.monotonic()
+        other.wait(30)
+        assert time.monotonic() - started < 10
+    finally:
+        other.close()
+        holder.close()

@@ -50,6 +50,24 @@ OUTBOX_NOTIFY_DDL_V1 = (
 )
 OUTBOX_NOTIFY_DROP_V1 = ("DROP TRIGGER IF EXISTS outbox_notify ON outbox",
                          "DROP FUNCTION IF EXISTS concilia_outbox_notify()")
+# V2: notify only when no relay is awake. An awake relay (one that published within the last second
+# and polls every few milliseconds) holds this advisory lock shared, so the trigger cannot take it
+# and skips the NOTIFY. Skipping matters under load: PostgreSQL serialises the commits of notifying
+# transactions cluster-wide (a lock held through the WAL flush), which cut concurrent commits from
+# ~1,100/s to ~230/s on the benchmark machine. docs/adr/0013-outbox-relay.md.
+RELAY_AWAKE_LOCK = 0x636F6E63696C6961  # "concilia"
+OUTBOX_NOTIFY_DDL_V2 = (
+    "CREATE OR REPLACE FUNCTION concilia_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    f"IF pg_try_advisory_xact_lock({RELAY_AWAKE_LOCK}) THEN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); END IF; "
+    "RETURN NULL; END $$",
+)
+
+
+def run_on_postgresql(op, statements) -> None:
+    """For the outbox wake-up migrations: SQLite (embedded use) has no NOTIFY, its relay polls."""
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in statements:
+            op.execute(statement)
 
 
 def define_outbox_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
@@ -293,12 +311,14 @@ class OutboxRelay:
 
 class OutboxWakeup:
     """Waits for the NOTIFY that the outbox trigger sends when rows are committed (PostgreSQL), so
-    the relay publishes within milliseconds and polls only as a safety net. Elsewhere (SQLite) or
-    when listening fails, `wait` simply sleeps for the poll interval."""
+    the relay publishes within milliseconds and polls only as a safety net. While the relay is busy
+    it `hold`s the awake lock, which tells the trigger not to notify (see OUTBOX_NOTIFY_DDL_V2).
+    Elsewhere (SQLite) or when listening fails, `wait` simply sleeps for the poll interval."""
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self._connection = None
+        self.holding = False
 
     def _listen(self):
         if self._connection is None and self.engine.dialect.name == "postgresql":
@@ -307,6 +327,25 @@ class OutboxWakeup:
             self._connection = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
             self._connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
         return self._connection
+
+    def hold(self) -> None:
+        """The relay is awake and polling: commits need not notify. A writer holding the lock at this
+        instant makes the try fail; harmless, the relay tries again on its next poll."""
+        if not self.holding and self._connection is not None:
+            try:
+                self.holding = self._connection.execute(
+                    "SELECT pg_try_advisory_lock_shared(%s)", (RELAY_AWAKE_LOCK,)).fetchone()[0]
+            except Exception as error:  # noqa: BLE001 - the lock went with the connection
+                self._lost(error)
+
+    def release(self) -> None:
+        """The relay goes to sleep: from now on commits notify."""
+        if self.holding:
+            self.holding = False
+            try:
+                self._connection.execute("SELECT pg_advisory_unlock_shared(%s)", (RELAY_AWAKE_LOCK,))
+            except Exception as error:  # noqa: BLE001 - the lock went with the connection
+                self._lost(error)
 
     def wait(self, timeout: float) -> None:
         """Returns when rows were committed since the last call, or after `timeout` seconds."""
@@ -324,11 +363,15 @@ class OutboxWakeup:
             for _ in connection.notifies(timeout=0):  # the ones that arrived meanwhile: one relay run serves all
                 pass
         except Exception as error:  # noqa: BLE001 - a database restart: listen again next time
-            log.warning("outbox wake-up lost (%s); listening again", type(error).__name__)
-            self.close()
+            self._lost(error)
             time.sleep(min(timeout, 1.0))
 
+    def _lost(self, error: Exception) -> None:
+        log.warning("outbox wake-up lost (%s); listening again", type(error).__name__)
+        self.close()
+
     def close(self) -> None:
+        self.holding = False  # a session lock ends with its connection
         if self._connection is not None:
             try:
                 self._connection.close()

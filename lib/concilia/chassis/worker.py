@@ -105,7 +105,8 @@ class OutboxRelayProvider(DependencyProvider):
 
     On PostgreSQL the relay sleeps until the outbox trigger's NOTIFY (committed rows) and polls every
     OUTBOX_RELAY_INTERVAL_SECONDS (default 1 s) only as a safety net; without notifications (SQLite)
-    polling is all it has (default 0.1 s). docs/adr/0013-outbox-relay.md."""
+    polling is all it has (default 0.1 s). After publishing it stays awake for a second, polling
+    every 10 ms, and commits skip their NOTIFY meanwhile. docs/adr/0013-outbox-relay.md."""
 
     def __init__(self, table, source: str):
         self.table = table
@@ -137,18 +138,30 @@ class OutboxRelayProvider(DependencyProvider):
         self.relay.close()
 
     def _run(self):
+        import time
         import eventlet
         failures = 0
+        busy_until = 0.0
         while True:
             try:
-                self.relay_all()
+                if self.relay_all():
+                    busy_until = time.monotonic() + RELAY_BUSY_WINDOW_SECONDS
                 failures = 0
             except Exception as error:  # noqa: BLE001 - broker or database away: retry with backoff
                 failures += 1
                 log.warning("outbox relay failed (%s); retrying", type(error).__name__)
                 eventlet.sleep(min(0.2 * 2 ** failures, 10.0))
                 continue
-            self.wakeup.wait(self.interval)
+            if time.monotonic() < busy_until:
+                # Events keep coming: poll often and tell the trigger not to notify (ADR 0013).
+                self.wakeup.hold()
+                self.wakeup.wait(RELAY_BUSY_POLL_SECONDS)
+            elif self.wakeup.holding:
+                # Going to sleep: commits notify again from now on; one more look first, for rows
+                # committed by writers that saw the relay awake.
+                self.wakeup.release()
+            else:
+                self.wakeup.wait(self.interval)
 
     def relay_all(self) -> int:
         """Publishes every pending row (batch after batch); returns how many."""
@@ -162,6 +175,14 @@ class OutboxRelayProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.relay_all
+
+
+# After publishing, the relay polls every RELAY_BUSY_POLL_SECONDS for RELAY_BUSY_WINDOW_SECONDS
+# instead of waiting for NOTIFYs, which writers then skip. The window should exceed the time from a
+# writer's outbox insert to its commit (milliseconds in our services): a writer slower than that may
+# wait for the safety-net poll.
+RELAY_BUSY_WINDOW_SECONDS = 1.0
+RELAY_BUSY_POLL_SECONDS = 0.01
 
 
 def relay_interval_seconds(notified: bool) -> float:

@@ -210,6 +210,11 @@ class Replay:
                 satisfaction_score=record.score or 1), consumer),
                 index, consumer, done=lambda complaint: complaint.resolution != complaint_pb2.RESOLUTION_UNSPECIFIED)
 
+    def _act_chain(self, item: tuple[int, list[str]]) -> None:
+        index, actions = item
+        for action in actions:
+            self.act(action, index)
+
     def once(self, step, index: int, token: str, done, attempts: int = 120) -> None:
         """Runs a state-changing step exactly once in effect. FAILED_PRECONDITION means either the
         step already happened (a retry after a lost response) or its state is not reached yet (an
@@ -237,10 +242,14 @@ class Replay:
         done, day = 0, first
         while day <= last:
             self.clock.set(self.at_noon(day))
-            for phase in (0, 1, 2):
-                batch = [index_action for index_action in days.get(day, []) if index_action[0] == phase]
-                list(pool.map(lambda item: self.act(item[1], item[2]), batch))
-                done += len(batch)
+            # One task per complaint doing its actions of the day in phase order (file, answer,
+            # evaluate): the only wait is for the day's last complaint before the clock moves on,
+            # not one wait per phase.
+            chains: dict[int, list[str]] = defaultdict(list)
+            for _phase, action, index in sorted(days.get(day, [])):
+                chains[index].append(action)
+            list(pool.map(self._act_chain, chains.items()))
+            done += len(days.get(day, []))
             self.progress(f"{day.isoformat()}: {done}/{total} actions", transient=True)
             day += timedelta(days=1)
         # Let every remaining window lapse so silent complaints finalise.
@@ -266,8 +275,10 @@ def run(args) -> int:
         print("replay needs the stack's controlled clock: --clock-file or CONCILIA_CLOCK_FILE", file=sys.stderr)
         return 2
     tty = sys.stderr.isatty()
+    started = time.monotonic()
 
     def progress(message: str, transient: bool = False) -> None:
+        message = f"[{time.monotonic() - started:6.1f} s] {message}"
         if tty:
             print(f"\r\033[K{message}", end="" if transient else "\n", file=sys.stderr, flush=True)
         elif not transient:
@@ -277,7 +288,6 @@ def run(args) -> int:
     if rejected:
         progress(f"{len(rejected)} rows rejected by the reader (see `concilia opendata validate`)")
     progress(f"replaying {len(records)} complaints")
-    started = time.monotonic()
     replay = Replay(args, records, progress)
     with ThreadPoolExecutor(max_workers=args.threads) as pool:
         replay.setup(pool)

@@ -1,0 +1,21 @@
+"""the outbox trigger notifies only while no relay is awake (NOTIFY serialises commits)
+
+Revision ID: 0005
+Revises: 0004
+"""
+from alembic import op
+
+from concilia.chassis.outbox import OUTBOX_NOTIFY_DDL_V1, OUTBOX_NOTIFY_DDL_V2, run_on_postgresql
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    run_on_postgresql(op, OUTBOX_NOTIFY_DDL_V2)
+
+
+def downgrade() -> None:
+    run_on_postgresql(op, OUTBOX_NOTIFY_DDL_V1[:1])  # the V1 function; the trigger itself is unchanged
