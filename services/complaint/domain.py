@@ -309,9 +309,10 @@ class Complaints:
     def _update(self, session, row, now: datetime, action: str, actor: tuple[str, str], detail: str = "",
                 **values):
         """Applies a state change with its history entry; returns the updated row."""
-        session.execute(m.complaints.update().where(m.complaints.c.id == row.id).values(**values))
+        updated = session.execute(m.complaints.update().where(m.complaints.c.id == row.id).values(**values)
+                                  .returning(*m.complaints.c)).one()
         self._history(session, row.id, action, actor, now, row.status, values.get("status", row.status), detail)
-        return session.execute(sa.select(m.complaints).where(m.complaints.c.id == row.id)).one()
+        return updated
 
     @staticmethod
     def ref(row) -> ev.ComplaintRef:
