@@ -23,7 +23,7 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lib"))
 from concilia.chassis.clock import FileClock  # noqa: E402
-from concilia.devstack import SERVICES, Stack  # noqa: E402
+from concilia.devstack import FLOOR_PASSWORD_HASH, SERVICES, Stack  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "consumidor-gov-br-2014"
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
@@ -60,7 +60,9 @@ def main() -> int:
                              "BOOTSTRAP_ADMIN_PASSWORD": "bench-password-1", "LOG_LEVEL": "WARNING",
                              # Days pass in fractions of a second: lapsed deadlines are applied as
                              # promptly as the replay needs them (a deployment keeps 1 s).
-                             "DEADLINE_SWEEP_INTERVAL_SECONDS": "0.2"})
+                             "DEADLINE_SWEEP_INTERVAL_SECONDS": "0.2",
+                             # ~235 agents and consumers log in once each: hashing is not the subject.
+                             **FLOOR_PASSWORD_HASH})
     try:
         stack.start(timeout=120, progress=lambda m: print(f"  {m}", file=sys.stderr))
         env = {**os.environ, "CONCILIA_CLOCK_FILE": str(clock), "BOOTSTRAP_ADMIN_EMAIL": "admin@bench.invalid",

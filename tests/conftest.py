@@ -74,7 +74,7 @@ def start_stack(make_database, make_vhost, tmp_path_factory):
     on PostgreSQL databases and a RabbitMQ vhost of its own, with random ports. Every stack started
     this way is stopped when its test module ends (a session's worth of stacks would exhaust
     PostgreSQL's connections)."""
-    from concilia.devstack import Stack, available_services
+    from concilia.devstack import FLOOR_PASSWORD_HASH, Stack, available_services
     stacks = []
 
     def start(services=None, gateway=True, extra_env=None, timeout=120.0):
@@ -82,7 +82,7 @@ def start_stack(make_database, make_vhost, tmp_path_factory):
         urls = {name: make_database(name) for name in services}
         data_dir = tmp_path_factory.mktemp("stack")
         env = {"BOOTSTRAP_ADMIN_EMAIL": "admin@concilia.test", "BOOTSTRAP_ADMIN_PASSWORD": "admin-password-1",
-               "LOG_LEVEL": "INFO", **(extra_env or {})}
+               "LOG_LEVEL": "INFO", **FLOOR_PASSWORD_HASH, **(extra_env or {})}
         stack = Stack(data_dir=data_dir, database_urls=urls, amqp_uri=env.pop("AMQP_URI", None) or make_vhost(),
                       services=services,
                       gateway=gateway, extra_env=env, random_ports=True)

@@ -2,6 +2,7 @@
 import json
 import sys
 
+from argon2 import PasswordHasher
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from concilia.chassis.auth import TokenSigner, TokenVerifier
@@ -93,7 +94,10 @@ def build(settings: Settings):
         Database(settings.database_url, pool_size=settings.max_workers), pack, signer,
         Outbox(outbox, "identity", pack.code), clock_from_env(), settings.refresh_token_ttl_seconds,
         settings.lockout_threshold, settings.lockout_base_seconds, settings.lockout_max_seconds,
-        company_lookup=registry_lookup(settings.company_registry_addr))
+        company_lookup=registry_lookup(settings.company_registry_addr),
+        hasher=PasswordHasher(time_cost=settings.password_hash_time_cost,
+                              memory_cost=settings.password_hash_memory_kib,
+                              parallelism=settings.password_hash_parallelism))
     identity.ensure_bootstrap_admin(settings.bootstrap_admin_email, settings.bootstrap_admin_password)
     # Identity verifies its own tokens with its own keys: no network hop.
     verifier = TokenVerifier(signer.jwks, issuer=settings.token_issuer)

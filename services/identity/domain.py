@@ -31,9 +31,7 @@ CREATORS = {
     "monitor": ("admin", "manager"),
     "admin": ("admin",),
 }
-_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB)
-# Verified against on unknown e-mails so a miss costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+DEFAULT_HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB); Settings tune it
 
 
 @dataclass(frozen=True)
@@ -62,8 +60,11 @@ def _hash_refresh(token: str) -> str:
 class Identity:
     def __init__(self, db: Database, pack: CountryPack, signer: TokenSigner, outbox: Outbox, clock,
                  refresh_ttl_seconds: int, lockout_threshold: int = 5, lockout_base_seconds: int = 30,
-                 lockout_max_seconds: int = 900, company_lookup=None):
+                 lockout_max_seconds: int = 900, company_lookup=None, hasher: PasswordHasher = DEFAULT_HASHER):
         self.db = db
+        self.hasher = hasher
+        # Verified against on unknown e-mails so a miss costs as much time as a wrong password.
+        self._dummy_hash = hasher.hash(secrets.token_hex(16))
         self.pack = pack
         self.signer = signer
         self.outbox = outbox
@@ -134,7 +135,7 @@ class Identity:
         if row["company_id"]:
             # Checked against the registry so a token never names a company that does not exist.
             row["group_id"] = self.company_lookup(row["company_id"]) or None
-        row.update(id=str(uuid.uuid4()), password_hash=_hasher.hash(new.password), created_at=self.clock.now(),
+        row.update(id=str(uuid.uuid4()), password_hash=self.hasher.hash(new.password), created_at=self.clock.now(),
                    failed_logins=0)
         with self.db.transaction() as session:
             self._ensure_unique(session, row)
@@ -191,13 +192,13 @@ class Identity:
         with self.db.transaction() as session:
             row = session.execute(sa.select(accounts).where(accounts.c.email == email).with_for_update()).mappings().first()
             if row is None:
-                _safe_verify(_DUMMY_HASH, password)
+                self._verify(self._dummy_hash, password)
                 raise Unauthenticated("wrong e-mail or password")
             locked_until = row["locked_until"]
             if locked_until and locked_until > now:
                 seconds = int((locked_until - now).total_seconds()) + 1
                 raise ResourceExhausted(f"too many failed logins; try again in {seconds} seconds")
-            if not _safe_verify(row["password_hash"], password):
+            if not self._verify(row["password_hash"], password):
                 failures = row["failed_logins"] + 1
                 values = {"failed_logins": failures}
                 if failures >= self.lockout_threshold:
@@ -208,12 +209,20 @@ class Identity:
                 failed = True
             else:
                 failed = False
-                session.execute(accounts.update().where(accounts.c.id == row["id"])
-                                .values(failed_logins=0, locked_until=None))
+                values = {"failed_logins": 0, "locked_until": None}
+                if self.hasher.check_needs_rehash(row["password_hash"]):  # the deployment changed the cost
+                    values["password_hash"] = self.hasher.hash(password)
+                session.execute(accounts.update().where(accounts.c.id == row["id"]).values(**values))
                 tokens = self._issue(session, dict(row), family_id=str(uuid.uuid4()), now=now)
         if failed:
             raise Unauthenticated("wrong e-mail or password")
         return tokens, dict(row)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
     def refresh(self, refresh_token: str) -> Tokens:
         if not refresh_token or len(refresh_token) > 200:
@@ -264,10 +273,3 @@ def _within(manager_jurisdiction: str, jurisdiction: str) -> bool:
     """BR covers BR-SP; AR-B covers its municipal offices (AR-B/<office>)."""
     return jurisdiction == manager_jurisdiction or jurisdiction.startswith((manager_jurisdiction + "-",
                                                                             manager_jurisdiction + "/"))
-
-
-def _safe_verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
