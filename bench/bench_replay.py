@@ -1,6 +1,6 @@
 """Replay real open-data complaints through a fresh stack and time it.
 
-    .venv/bin/python bench/bench_replay.py [FILE ...] [--threads 16]
+    .venv/bin/python bench/bench_replay.py [FILE ...] [--threads 32]
 
 Starts the whole stack (every api and worker, no gateway) on fresh PostgreSQL databases and a
 RabbitMQ vhost of its own with a controlled clock, runs `concilia replay` over the files (default:
@@ -40,7 +40,7 @@ def concilia(*args, env=None) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", default=sorted(str(p) for p in DATA.glob("*.csv.gz")))
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=32)
     args = parser.parse_args()
     tag = uuid.uuid4().hex[:6]
     databases = {name: f"concilia_bench_{tag}_{name}" for name in SERVICES}

@@ -50,7 +50,7 @@ def register(subparsers) -> None:
         variable = name.upper().replace("-", "_") + "_ADDR"
         parser.add_argument(f"--{name}-addr", default=os.environ.get(variable, f"127.0.0.1:{port}"),
                             help=f"default: ${variable} or 127.0.0.1:{port}")
-    parser.add_argument("--threads", type=int, default=16, help="concurrent calls (default: 16)")
+    parser.add_argument("--threads", type=int, default=32, help="concurrent calls (default: 32)")
     parser.add_argument("--settle-timeout", type=float, default=300.0,
                         help="seconds to wait for the indicators to count every complaint (default: 300)")
     parser.set_defaults(handler=run)
