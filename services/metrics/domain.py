@@ -346,9 +346,11 @@ class Ingestor:
                     _live(live, _parse(envelope, events_pb2.ComplaintAnswered).complaint, answered=True)
                 elif kind == "complaint_unanswered":
                     _live(live, _parse(envelope, events_pb2.ComplaintUnanswered).complaint, unanswered=True)
+                elif kind == "complaint_refused":
+                    _live(live, _parse(envelope, events_pb2.ComplaintRefused).complaint, refusals=1)
                 elif kind == "complaint_refusal_reviewed":
                     data = _parse(envelope, events_pb2.ComplaintRefusalReviewed)
-                    _live(live, data.complaint, answer_deadline=_instant(data.answer_deadline))
+                    _live(live, data.complaint, answer_deadline=_instant(data.answer_deadline), reviews=1)
                 elif kind == "complaint_cancelled":
                     _live(live, _parse(envelope, events_pb2.ComplaintCancelled).complaint, closed=True)
             except (BadEvent, ValueError, TypeError, AttributeError) as error:
@@ -376,6 +378,10 @@ def _instant(timestamp) -> Optional[datetime]:
     return timestamp.ToDatetime(tzinfo=timezone.utc)
 
 
+# open_complaints columns that add up (each event applied once) instead of flags that turn on.
+LIVE_COUNTERS = ("refusals", "reviews")
+
+
 def _live(live: dict, ref, **changes) -> None:
     if not ref.complaint_id:
         raise BadEvent("event without complaint id")
@@ -385,18 +391,22 @@ def _live(live: dict, ref, **changes) -> None:
 def _live_row(live: dict, complaint_id: str, segment_code: str, **changes) -> None:
     row = live.setdefault(complaint_id[:64], {
         "complaint_id": complaint_id[:64], "segment_code": "", "filed": False,
-        "answer_deadline": None, "answered": False, "unanswered": False, "closed": False})
+        "answer_deadline": None, "answered": False, "unanswered": False, "closed": False,
+        "refusals": 0, "reviews": 0})
     if segment_code:
         row["segment_code"] = segment_code[:80]
     for name, value in changes.items():
         if name == "answer_deadline":
             row[name] = value or row[name]
+        elif name in LIVE_COUNTERS:
+            row[name] += value
         else:
             row[name] = row[name] or value
 
 
 def _apply_live(session: Session, live: dict) -> None:
-    """Upserts the live SLA state. Flags only ever turn on (OR), so arrival order never matters."""
+    """Upserts the live SLA state. Flags only ever turn on (OR) and counters only add up (each event
+    is applied once), so arrival order never matters."""
     if not live:
         return
     bulk_insert(session, m.open_complaints, [live[k] for k in sorted(live)],
@@ -404,8 +414,9 @@ def _apply_live(session: Session, live: dict) -> None:
                 conflict="ON CONFLICT (complaint_id) DO UPDATE SET "
                 "segment_code = COALESCE(NULLIF(excluded.segment_code, ''), open_complaints.segment_code), "
                 "answer_deadline = COALESCE(excluded.answer_deadline, open_complaints.answer_deadline), "
-                + ", ".join(f"{flag} = open_complaints.{flag} OR excluded.{flag}"
-                            for flag in ("filed", "answered", "unanswered", "closed")))
+                + ", ".join([f"{flag} = open_complaints.{flag} OR excluded.{flag}"
+                             for flag in ("filed", "answered", "unanswered", "closed")]
+                            + [f"{count} = open_complaints.{count} + excluded.{count}" for count in LIVE_COUNTERS]))
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -79,6 +79,10 @@ open_complaints = sa.Table(
     sa.Column("answered", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("unanswered", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("closed", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Refusals and their reviews seen (each event once): under review while refusals > reviews, and
+    # then the answer clock is paused, so the complaint is not past its deadline.
+    sa.Column("refusals", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reviews", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_open_complaints_live", "closed", "filed"),
 )
 

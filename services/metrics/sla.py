@@ -87,22 +87,30 @@ class SlaCollector:
     def _live(self, session) -> list:
         o = m.open_complaints.c
         now = self.clock.now()
-        past = sa.and_(sa.not_(o.answered), sa.or_(o.unanswered, o.answer_deadline < now))
+        under_review = o.refusals > o.reviews  # the answer clock is paused
+        past = sa.and_(sa.not_(o.answered), sa.not_(under_review), sa.or_(o.unanswered, o.answer_deadline < now))
         rows = session.execute(
             sa.select(o.segment_code, sa.func.count().label("open"),
-                      sa.func.sum(sa.case((past, 1), else_=0)).label("past_deadline"))
+                      sa.func.sum(sa.case((past, 1), else_=0)).label("past_deadline"),
+                      sa.func.sum(sa.case((under_review, 1), else_=0)).label("under_review"))
             .where(o.filed, sa.not_(o.closed)).group_by(o.segment_code)).all()
         open_family = GaugeMetricFamily("concilia_complaints_open", "Complaints filed and not finalised yet",
                                         labels=["segment"])
         past_family = GaugeMetricFamily(
             "concilia_complaints_past_deadline",
             "Open complaints the company did not answer by the answer deadline", labels=["segment"])
-        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        review_family = GaugeMetricFamily(
+            "concilia_complaints_under_refusal_review",
+            "Open complaints the company refused, waiting for a manager's review (answer clock paused)",
+            labels=["segment"])
+        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         for row in rows:
             total = totals[self.segments.label(row.segment_code)]
             total[0] += row.open
             total[1] += int(row.past_deadline or 0)
-        for segment, (open_count, past_count) in sorted(totals.items()):
+            total[2] += int(row.under_review or 0)
+        for segment, (open_count, past_count, review_count) in sorted(totals.items()):
             open_family.add_metric([segment], open_count)
             past_family.add_metric([segment], past_count)
-        return [open_family, past_family]
+            review_family.add_metric([segment], review_count)
+        return [open_family, past_family, review_family]

@@ -21,7 +21,7 @@ from .settings import WorkerSettings
 
 SUBSCRIPTIONS = {
     "complaint": ("complaint_finalised", "complaint_filed", "complaint_answered", "complaint_unanswered",
-                  "complaint_refusal_reviewed", "complaint_cancelled"),
+                  "complaint_refused", "complaint_refusal_reviewed", "complaint_cancelled"),
     "company_registry": ("company_adhered",),
 }
 

@@ -292,6 +292,14 @@ def test_sla_gauges_follow_events_in_any_order(database):
         # e: cancelled -> closed
         _live("complaint_filed", events_pb2.ComplaintFiled(complaint=ref("e"), answer_deadline=deadline(-1))),
         _live("complaint_cancelled", events_pb2.ComplaintCancelled(complaint=ref("e"))),
+        # g: refused and under review, deadline passed meanwhile -> open, under review, not past
+        _live("complaint_refused", events_pb2.ComplaintRefused(complaint=ref("g"))),
+        _live("complaint_filed", events_pb2.ComplaintFiled(complaint=ref("g"), answer_deadline=deadline(-1))),
+        # h: refused, review rejected with a new deadline that has passed -> past deadline again
+        _live("complaint_filed", events_pb2.ComplaintFiled(complaint=ref("h"), answer_deadline=deadline(5))),
+        _live("complaint_refusal_reviewed", events_pb2.ComplaintRefusalReviewed(
+            complaint=ref("h"), upheld=False, answer_deadline=deadline(-2))),
+        _live("complaint_refused", events_pb2.ComplaintRefused(complaint=ref("h"))),
         # f: a segment outside the taxonomy is labelled "other"
         _live("complaint_filed", events_pb2.ComplaintFiled(
             complaint=events_pb2.ComplaintRef(complaint_id="f", segment_code="made-up"),
@@ -303,8 +311,13 @@ def test_sla_gauges_follow_events_in_any_order(database):
             ingestor.ingest(session, [event])
     collector = SlaCollector(database, SEGMENTS, PACK.formula_version, FixedClock(now))
     samples = _samples(collector)
-    assert samples[("concilia_complaints_open", (("segment", segment),))] == 3  # a, c, d
-    assert samples[("concilia_complaints_past_deadline", (("segment", segment),))] == 1 + 1
+    assert samples[("concilia_complaints_open", (("segment", segment),))] == 5  # a, c, d, g, h
+    assert samples[("concilia_complaints_past_deadline", (("segment", segment),))] == 3  # a, d, h
+    assert samples[("concilia_complaints_under_refusal_review", (("segment", segment),))] == 1  # g
+    # The same refusal redelivered is applied once (each event id counts once).
+    with database.transaction() as session:
+        ingestor.ingest(session, [next(e for e in events if e["type"] == "complaint_refused")])
+    assert _samples(collector)[("concilia_complaints_under_refusal_review", (("segment", segment),))] == 1
     assert samples[("concilia_complaints_open", (("segment", "other"),))] == 1
     # Time moves on: f's deadline passes too.
     collector.clock = FixedClock(now + dt.timedelta(days=4))
