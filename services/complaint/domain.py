@@ -12,6 +12,7 @@ finalised_evaluated; an unanswered complaint in waiting_evaluation may also be s
 hearing_pending -> (scheduling window lapses) finalised_evaluated as the consumer judged it.
 """
 import base64
+import contextlib
 import csv
 import functools
 import hashlib
@@ -22,6 +23,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, time as dtime
+from typing import Iterator
 
 import psycopg
 import sqlalchemy as sa
@@ -40,6 +42,7 @@ from concilia.events.v1 import events_pb2 as ev
 
 from . import models as m
 from .storage import AttachmentStore
+from .work import Change, DriverWork, SessionWork, Work, typed_values
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +142,7 @@ def filing_write(complaint_columns: tuple, history_columns: tuple, outbox_column
     quote = dialect.identifier_preparer.quote
 
     def insert(table: sa.Table, columns: tuple, prefix: str, source: str) -> str:
-        values = ", ".join(f"CAST(:{prefix}{name} AS {table.c[name].type.compile(dialect)})" for name in columns)
+        values = ", ".join(typed_values(table, columns, prefix, dialect))
         return f"INSERT INTO {table.name} ({', '.join(quote(name) for name in columns)}) SELECT {values} FROM {source}"
     return sa.text(f"""
         WITH counted AS (
@@ -273,14 +276,11 @@ class Complaints:
             return self.in_jurisdiction(principal, row)
         return False
 
-    def _load(self, session, principal: Principal, complaint_id: str, for_update: bool = False):
+    def _load(self, work: Work, principal: Principal, complaint_id: str, for_update: bool = False):
         complaint_id = (complaint_id or "").strip()
         if not complaint_id:
             raise InvalidArgument("complaint_id", "is required")
-        query = sa.select(m.complaints).where(m.complaints.c.id == complaint_id[:36])
-        if for_update and self.db.is_postgres:
-            query = query.with_for_update()
-        row = session.execute(query).first()
+        row = work.complaint(complaint_id[:36], for_update)
         if row is None:
             raise NotFound("complaint not found")
         if not self.can_see(principal, row):
@@ -300,19 +300,44 @@ class Complaints:
             raise PermissionDenied("only a manager of the authority the complaint is routed to may do this")
 
     # --- writing helpers ---------------------------------------------------------------------
-    def _history(self, session, complaint_id: str, action: str, actor: tuple[str, str], now: datetime,
-                 from_status: str = "", to_status: str = "", detail: str = "") -> None:
-        session.connection().execute(INSERT_HISTORY, dict(
-            complaint_id=complaint_id, action=action, actor_id=actor[0], actor_role=actor[1],
-            from_status=from_status, to_status=to_status, detail=detail, at=now))
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Work]:
+        """The transaction of a lifecycle transition; the changes it collects are written at its end.
+        On PostgreSQL on the driver's own connection: SQLAlchemy's work per statement cost more than
+        the transition's statements (services/complaint/work.py, docs/adr/0012-write-path.md)."""
+        with contextlib.ExitStack() as stack:
+            if self.db.is_postgres:
+                connection = stack.enter_context(self.db.driver_connection())
+                stack.enter_context(connection.transaction())
+                work = DriverWork(connection, self.db.engine.dialect)
+            else:
+                work = SessionWork(stack.enter_context(self.db.transaction()))
+            yield work
+            work.write_changes()
 
-    def _update(self, session, row, now: datetime, action: str, actor: tuple[str, str], detail: str = "",
+    @staticmethod
+    def _history_entry(complaint_id: str, action: str, actor: tuple[str, str], now: datetime,
+                       from_status: str = "", to_status: str = "", detail: str = "") -> dict:
+        return dict(complaint_id=complaint_id, action=action, actor_id=actor[0], actor_role=actor[1],
+                    from_status=from_status, to_status=to_status, detail=detail, at=now)
+
+    def _history(self, session, complaint_id: str, action: str, actor: tuple[str, str], now: datetime,
+                 detail: str = "") -> None:
+        session.connection().execute(INSERT_HISTORY, self._history_entry(complaint_id, action, actor, now,
+                                                                         detail=detail))
+
+    def _update(self, work: Work, row, now: datetime, action: str, actor: tuple[str, str], detail: str = "",
                 **values):
-        """Applies a state change with its history entry; returns the updated row."""
-        updated = session.execute(m.complaints.update().where(m.complaints.c.id == row.id).values(**values)
-                                  .returning(*m.complaints.c)).one()
-        self._history(session, row.id, action, actor, now, row.status, values.get("status", row.status), detail)
-        return updated
+        """A state change with its history entry, collected in `work` and written with its events
+        (`_event`) when the transaction ends. Returns the updated row, computed rather than read
+        back: the transaction holds the complaint locked since it was read."""
+        work.changes.append(Change(row.id, values, self._history_entry(
+            row.id, action, actor, now, row.status, values.get("status", row.status), detail)))
+        return SimpleNamespace(**{**row._asdict(), **values})
+
+    def _event(self, work: Work, event_type: str, message, now: datetime) -> None:
+        """An event of the change just collected in `work`, written with it."""
+        work.changes[-1].events.append(self.outbox.row(event_type, message, now))
 
     @staticmethod
     def ref(row) -> ev.ComplaintRef:
@@ -320,8 +345,8 @@ class Complaints:
                                company_group_id=row.company_group_id, segment_code=row.segment_code,
                                region_code=row.region_code, authority_id=row.authority_id)
 
-    def _finalised_event(self, session, row, now: datetime) -> None:
-        self.outbox.add(session, "complaint_finalised", ev.ComplaintFinalised(
+    def _finalised_event(self, work: Work, row, now: datetime) -> None:
+        self._event(work, "complaint_finalised", ev.ComplaintFinalised(
             complaint=self.ref(row), status=row.status, resolution=row.resolution,
             satisfaction_score=row.satisfaction_score, answered=row.answered,
             answer_time_days=row.answer_time_days or 0, filed_at=ts(row.filed_at),
@@ -426,8 +451,8 @@ class Complaints:
     def _replay(self, session, existing, fingerprint: str) -> dict:
         if existing.request_hash != fingerprint:
             raise FailedPrecondition("idempotency_key was already used for a different complaint")
-        return self._full(session, session.execute(
-            sa.select(m.complaints).where(m.complaints.c.id == existing.id)).one())
+        work = SessionWork(session)
+        return self._full(work, work.complaint(existing.id, for_update=False))
 
     def _file_in_two_statements(self, connection, principal: Principal, filing: Filing,
                                 fingerprint: str) -> dict | None:
@@ -531,27 +556,23 @@ class Complaints:
     # --- reading -----------------------------------------------------------------------------
     def get(self, principal: Principal, complaint_id: str) -> dict:
         with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id)
-            return self._full(session, row)
+            work = SessionWork(session)
+            return self._full(work, self._load(work, principal, complaint_id))
 
-    def _full(self, session, row) -> dict:
-        return {
-            "complaint": row,
-            "messages": session.execute(sa.select(m.messages).where(m.messages.c.complaint_id == row.id)
-                                        .order_by(m.messages.c.sent_at, m.messages.c.id)).all(),
-            "attachments": session.execute(sa.select(m.attachments).where(m.attachments.c.complaint_id == row.id)
-                                           .order_by(m.attachments.c.uploaded_at, m.attachments.c.id)).all(),
-        }
+    @staticmethod
+    def _full(work: Work, row) -> dict:
+        messages, attachments = work.related(row)
+        return {"complaint": row, "messages": messages, "attachments": attachments}
 
     def history(self, principal: Principal, complaint_id: str) -> list:
         with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id)
+            row = self._load(SessionWork(session), principal, complaint_id)
             return session.execute(sa.select(m.history).where(m.history.c.complaint_id == row.id)
                                    .order_by(m.history.c.seq)).all()
 
     def attachment(self, principal: Principal, complaint_id: str, attachment_id: str) -> tuple:
         with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id)
+            row = self._load(SessionWork(session), principal, complaint_id)
             attachment = session.execute(sa.select(m.attachments).where(
                 m.attachments.c.complaint_id == row.id,
                 m.attachments.c.id == (attachment_id or "").strip()[:36])).first()
@@ -630,20 +651,20 @@ class Complaints:
     # --- company -----------------------------------------------------------------------------
     def answer(self, principal: Principal, complaint_id: str, text: str) -> dict:
         text = require_text("text", text, max_length=self.message_max)
-        with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id, for_update=True)
+        with self._transaction() as work:
+            row = self._load(work, principal, complaint_id, for_update=True)
             self._require_company(principal, row)
             now = self.clock.now()
             self._require_waiting_company(row, now)
             answer_days = max(0, (self.local_date(now) - self.local_date(row.filed_at)).days - row.under_review_days)
             evaluation_deadline = self.pack.add_days(now, self.pack.windows.consumer_evaluation_days)
-            row = self._update(session, row, now, "answered", (principal.account_id, principal.role),
+            row = self._update(work, row, now, "answered", (principal.account_id, principal.role),
                                status=WAITING_EVALUATION, answered=True, answered_at=now, answer_text=text,
                                answer_time_days=answer_days, evaluation_deadline=evaluation_deadline)
-            self.outbox.add(session, "complaint_answered", ev.ComplaintAnswered(
+            self._event(work, "complaint_answered", ev.ComplaintAnswered(
                 complaint=self.ref(row), answered_at=ts(now), answer_time_days=answer_days,
                 evaluation_deadline=ts(evaluation_deadline)), now)
-            return self._full(session, row)
+            return self._full(work, row)
 
     def _require_waiting_company(self, row, now: datetime) -> None:
         if row.status != WAITING_COMPANY:
@@ -656,25 +677,25 @@ class Complaints:
         if reason_code not in self.pack.refusal_reasons:
             raise InvalidArgument("reason_code", f"must be one of {', '.join(self.pack.refusal_reasons)}")
         text = require_text("text", text, max_length=self.message_max)
-        with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id, for_update=True)
+        with self._transaction() as work:
+            row = self._load(work, principal, complaint_id, for_update=True)
             self._require_company(principal, row)
             now = self.clock.now()
             self._require_waiting_company(row, now)
-            row = self._update(session, row, now, "refused", (principal.account_id, principal.role), reason_code,
+            row = self._update(work, row, now, "refused", (principal.account_id, principal.role), reason_code,
                                status=UNDER_REFUSAL_REVIEW, refused_at=now, refusal_reason=reason_code,
                                refusal_text=text)
-            self.outbox.add(session, "complaint_refused", ev.ComplaintRefused(
+            self._event(work, "complaint_refused", ev.ComplaintRefused(
                 complaint=self.ref(row), reason_code=reason_code, refused_at=ts(now)), now)
-            return self._full(session, row)
+            return self._full(work, row)
 
     # --- manager -----------------------------------------------------------------------------
     def review_refusal(self, principal: Principal, complaint_id: str, uphold: bool, note: str) -> dict:
         note = (note or "").strip()
         if len(note) > 1000:
             raise InvalidArgument("note", "must have at most 1000 characters")
-        with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id, for_update=True)
+        with self._transaction() as work:
+            row = self._load(work, principal, complaint_id, for_update=True)
             self._require_manager(principal, row)
             if row.status != UNDER_REFUSAL_REVIEW:
                 raise FailedPrecondition(f"the complaint is {row.status}, not under refusal review")
@@ -682,37 +703,37 @@ class Complaints:
             actor = (principal.account_id, principal.role)
             review_days = max(0, (self.local_date(now) - self.local_date(row.refused_at)).days)
             if uphold:
-                row = self._update(session, row, now, "refusal_upheld", actor, note, status=CANCELLED,
+                row = self._update(work, row, now, "refusal_upheld", actor, note, status=CANCELLED,
                                    under_review_days=row.under_review_days + review_days, finalised_at=now,
                                    cancellation_reason=f"refusal upheld: {row.refusal_reason}")
-                self.outbox.add(session, "complaint_refusal_reviewed", ev.ComplaintRefusalReviewed(
+                self._event(work, "complaint_refusal_reviewed", ev.ComplaintRefusalReviewed(
                     complaint=self.ref(row), upheld=True, reviewer_id=principal.account_id), now)
-                self.outbox.add(session, "complaint_cancelled", ev.ComplaintCancelled(
+                self._event(work, "complaint_cancelled", ev.ComplaintCancelled(
                     complaint=self.ref(row), reason=row.cancellation_reason), now)
             else:
                 # The answer clock resumes: the deadline moves by the days spent under review,
                 # counted as the pack counts its windows (calendar or business days).
                 deadline = self.resume_answer_deadline(row.answer_deadline, row.refused_at, now)
-                row = self._update(session, row, now, "refusal_rejected", actor, note, status=WAITING_COMPANY,
+                row = self._update(work, row, now, "refusal_rejected", actor, note, status=WAITING_COMPANY,
                                    under_review_days=row.under_review_days + review_days, answer_deadline=deadline)
-                self.outbox.add(session, "complaint_refusal_reviewed", ev.ComplaintRefusalReviewed(
+                self._event(work, "complaint_refusal_reviewed", ev.ComplaintRefusalReviewed(
                     complaint=self.ref(row), upheld=False, reviewer_id=principal.account_id,
                     answer_deadline=ts(deadline)), now)
-            return self._full(session, row)
+            return self._full(work, row)
 
     def cancel(self, principal: Principal, complaint_id: str, reason: str) -> dict:
         reason = require_text("reason", reason, max_length=1000)
-        with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id, for_update=True)
+        with self._transaction() as work:
+            row = self._load(work, principal, complaint_id, for_update=True)
             self._require_manager(principal, row)
             if row.status not in OPEN_STATUSES:
                 raise FailedPrecondition(f"the complaint is already closed ({row.status})")
             now = self.clock.now()
-            row = self._update(session, row, now, "cancelled", (principal.account_id, principal.role), reason,
+            row = self._update(work, row, now, "cancelled", (principal.account_id, principal.role), reason,
                                status=CANCELLED, finalised_at=now, cancellation_reason=reason)
-            self.outbox.add(session, "complaint_cancelled", ev.ComplaintCancelled(
+            self._event(work, "complaint_cancelled", ev.ComplaintCancelled(
                 complaint=self.ref(row), reason=reason), now)
-            return self._full(session, row)
+            return self._full(work, row)
 
     def redact(self, principal: Principal, complaint_id: str, description: str, answer_text: str,
                evaluation_comment: str, note: str) -> dict:
@@ -728,8 +749,8 @@ class Complaints:
         if not replacements:
             raise InvalidArgument("description", "give at least one replacement text")
         note = (note or "").strip()[:1000]
-        with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id, for_update=True)
+        with self._transaction() as work:
+            row = self._load(work, principal, complaint_id, for_update=True)
             self._require_manager(principal, row)
             if "answer_text" in replacements and not row.answered:
                 raise FailedPrecondition("the complaint has no answer to redact")
@@ -737,9 +758,9 @@ class Complaints:
                 raise FailedPrecondition("the complaint has no evaluation to redact")
             now = self.clock.now()
             detail = "fields: " + ", ".join(sorted(replacements)) + (f"; {note}" if note else "")
-            row = self._update(session, row, now, "redacted", (principal.account_id, principal.role), detail,
+            row = self._update(work, row, now, "redacted", (principal.account_id, principal.role), detail,
                                **replacements)
-            return self._full(session, row)
+            return self._full(work, row)
 
     # --- consumer ----------------------------------------------------------------------------
     def evaluate(self, principal: Principal, complaint_id: str, resolution: str, score: int, comment: str) -> dict:
@@ -750,8 +771,8 @@ class Complaints:
         comment = (comment or "").strip()
         if len(comment) > self.message_max:
             raise InvalidArgument("comment", f"must have at most {self.message_max} characters")
-        with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id, for_update=True)
+        with self._transaction() as work:
+            row = self._load(work, principal, complaint_id, for_update=True)
             self._require_owner(principal, row)
             if row.status in (WAITING_COMPANY, UNDER_REFUSAL_REVIEW):
                 raise FailedPrecondition("the complaint cannot be evaluated before the company answers "
@@ -764,14 +785,14 @@ class Complaints:
             if now >= row.evaluation_deadline:
                 raise FailedPrecondition("the evaluation deadline has passed")
             if resolution == "not_resolved" and self.pack.hearing_enabled:
-                return self._await_hearing(session, principal, row, now, score, comment)
-            row = self._update(session, row, now, "evaluated", (principal.account_id, principal.role),
+                return self._await_hearing(work, principal, row, now, score, comment)
+            row = self._update(work, row, now, "evaluated", (principal.account_id, principal.role),
                                f"{resolution}, score {score}", status=FINALISED_EVALUATED, resolution=resolution,
                                satisfaction_score=score, evaluation_comment=comment, finalised_at=now)
-            self.outbox.add(session, "complaint_evaluated", ev.ComplaintEvaluated(
+            self._event(work, "complaint_evaluated", ev.ComplaintEvaluated(
                 complaint=self.ref(row), resolution=resolution, satisfaction_score=score), now)
-            self._finalised_event(session, row, now)
-            return self._full(session, row)
+            self._finalised_event(work, row, now)
+            return self._full(work, row)
 
     # --- conciliation hearing (packs with `hearing.enabled`; docs/adr/0011) --------------------
     def hearing_window(self, opened_at: datetime) -> datetime:
@@ -782,22 +803,22 @@ class Complaints:
         if not self.pack.hearing_enabled:
             raise FailedPrecondition(f"the {self.pack.code} country pack has no conciliation hearing")
 
-    def _await_hearing(self, session, principal: Principal, row, now: datetime, score: int, comment: str) -> dict:
+    def _await_hearing(self, work: Work, principal: Principal, row, now: datetime, score: int, comment: str) -> dict:
         """The consumer judged the answer not resolved: the evaluation is kept and a manager of the
         routed authority may now schedule a hearing until the window ends."""
         window = self.hearing_window(now)
-        row = self._update(session, row, now, "evaluated", (principal.account_id, principal.role),
+        row = self._update(work, row, now, "evaluated", (principal.account_id, principal.role),
                            f"not_resolved, score {score}", status=HEARING_PENDING, resolution="not_resolved",
                            satisfaction_score=score, evaluation_comment=comment, hearing_window_ends=window)
-        self.outbox.add(session, "complaint_evaluated", ev.ComplaintEvaluated(
+        self._event(work, "complaint_evaluated", ev.ComplaintEvaluated(
             complaint=self.ref(row), resolution="not_resolved", satisfaction_score=score), now)
-        return self._full(session, row)
+        return self._full(work, row)
 
-    def _finalise_without_hearing(self, session, row, now: datetime) -> None:
+    def _finalise_without_hearing(self, work: Work, row, now: datetime) -> None:
         # No hearing within the window: it ends as the consumer judged it, at the window's end.
-        row = self._update(session, row, now, "hearing_window_lapsed", SYSTEM, status=FINALISED_EVALUATED,
+        row = self._update(work, row, now, "hearing_window_lapsed", SYSTEM, status=FINALISED_EVALUATED,
                            finalised_at=row.hearing_window_ends)
-        self._finalised_event(session, row, now)
+        self._finalised_event(work, row, now)
 
     def _hearing_schedulable(self, row, now: datetime) -> None:
         unanswered = row.status == WAITING_EVALUATION and not row.answered and row.hearing_window_ends is not None
@@ -821,8 +842,8 @@ class Complaints:
         note = (note or "").strip()
         if len(note) > 1000:
             raise InvalidArgument("note", "must have at most 1000 characters")
-        with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id, for_update=True)
+        with self._transaction() as work:
+            row = self._load(work, principal, complaint_id, for_update=True)
             self._require_manager(principal, row)
             now = self.clock.now()
             self._hearing_schedulable(row, now)
@@ -833,12 +854,12 @@ class Complaints:
             if not self.pack.is_business_day(self.local_date(scheduled_at)):
                 raise InvalidArgument("scheduled_at", "must be a business day (not a weekend or a holiday)")
             action = "hearing_rescheduled" if row.status == HEARING_SCHEDULED else "hearing_scheduled"
-            row = self._update(session, row, now, action, (principal.account_id, principal.role),
+            row = self._update(work, row, now, action, (principal.account_id, principal.role),
                                scheduled_at.isoformat() + (f"; {note}" if note else ""), status=HEARING_SCHEDULED,
                                hearing_at=scheduled_at, hearing_url=meeting_url)
-            self.outbox.add(session, "complaint_hearing_scheduled", ev.ComplaintHearingScheduled(
+            self._event(work, "complaint_hearing_scheduled", ev.ComplaintHearingScheduled(
                 complaint=self.ref(row), scheduled_at=ts(scheduled_at), scheduler_id=principal.account_id), now)
-            return self._full(session, row)
+            return self._full(work, row)
 
     def record_hearing_outcome(self, principal: Principal, complaint_id: str, outcome: str, note: str) -> dict:
         self._require_hearings()
@@ -848,8 +869,8 @@ class Complaints:
         note = (note or "").strip()
         if len(note) > 1000:
             raise InvalidArgument("note", "must have at most 1000 characters")
-        with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id, for_update=True)
+        with self._transaction() as work:
+            row = self._load(work, principal, complaint_id, for_update=True)
             self._require_manager(principal, row)
             if row.status != HEARING_SCHEDULED:
                 raise FailedPrecondition(f"the complaint is {row.status}, no hearing is scheduled")
@@ -858,13 +879,13 @@ class Complaints:
                 raise FailedPrecondition("the hearing has not taken place yet")
             # The hearing closes the complaint: agreement counts as resolved, anything else as not
             # resolved; the consumer's satisfaction score (if any) is kept.
-            row = self._update(session, row, now, "hearing_held", (principal.account_id, principal.role),
+            row = self._update(work, row, now, "hearing_held", (principal.account_id, principal.role),
                                outcome + (f"; {note}" if note else ""), status=FINALISED_EVALUATED,
                                resolution=HEARING_RESOLUTION[outcome], hearing_outcome=outcome, finalised_at=now)
-            self.outbox.add(session, "complaint_hearing_held", ev.ComplaintHearingHeld(
+            self._event(work, "complaint_hearing_held", ev.ComplaintHearingHeld(
                 complaint=self.ref(row), outcome=outcome, recorded_at=ts(now), recorder_id=principal.account_id), now)
-            self._finalised_event(session, row, now)
-            return self._full(session, row)
+            self._finalised_event(work, row, now)
+            return self._full(work, row)
 
     # --- both parties --------------------------------------------------------------------------
     def _require_party(self, principal: Principal, row) -> None:
@@ -877,7 +898,7 @@ class Complaints:
     def add_message(self, principal: Principal, complaint_id: str, text: str):
         text = require_text("text", text, max_length=self.message_max)
         with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id, for_update=True)
+            row = self._load(SessionWork(session), principal, complaint_id, for_update=True)
             self._require_party(principal, row)
             if row.status not in OPEN_STATUSES:
                 raise FailedPrecondition(f"the complaint is closed ({row.status})")
@@ -898,7 +919,7 @@ class Complaints:
     def add_attachment(self, principal: Principal, complaint_id: str, attachment: NewAttachment):
         attachment = self._check_attachment(attachment)
         with self.db.transaction() as session:
-            row = self._load(session, principal, complaint_id, for_update=True)
+            row = self._load(SessionWork(session), principal, complaint_id, for_update=True)
             self._require_party(principal, row)
             if row.status not in OPEN_STATUSES:
                 raise FailedPrecondition(f"the complaint is closed ({row.status})")
@@ -934,27 +955,29 @@ class Complaints:
             with self.db.transaction() as session:
                 rows = self._claim(session, sa.select(m.complaints).where(
                     m.complaints.c.status == status, deadline_column <= now).order_by(deadline_column), batch_size)
+                work = SessionWork(session)  # the claim is a SQLAlchemy query: the changes go on its session
                 for row in rows:
-                    apply(session, row, now)
+                    apply(work, row, now)
+                work.write_changes()
             total += len(rows)
             if len(rows) < batch_size:
                 return total
 
-    def _mark_unanswered(self, session, row, now: datetime) -> None:
+    def _mark_unanswered(self, work: Work, row, now: datetime) -> None:
         # The evaluation window counts from the lapsed deadline, not from when the sweep ran.
         evaluation_deadline = self.pack.add_days(row.answer_deadline, self.pack.windows.consumer_evaluation_days)
         # In hearing packs an unanswered complaint may go to a hearing, scheduled from the lapse on.
         window = self.hearing_window(row.answer_deadline) if self.pack.hearing_enabled else None
-        row = self._update(session, row, now, "answer_deadline_lapsed", SYSTEM, status=WAITING_EVALUATION,
+        row = self._update(work, row, now, "answer_deadline_lapsed", SYSTEM, status=WAITING_EVALUATION,
                            answered=False, evaluation_deadline=evaluation_deadline, hearing_window_ends=window)
-        self.outbox.add(session, "complaint_unanswered", ev.ComplaintUnanswered(
+        self._event(work, "complaint_unanswered", ev.ComplaintUnanswered(
             complaint=self.ref(row), answer_deadline=ts(row.answer_deadline),
             evaluation_deadline=ts(evaluation_deadline)), now)
 
-    def _finalise_not_evaluated(self, session, row, now: datetime) -> None:
-        row = self._update(session, row, now, "evaluation_deadline_lapsed", SYSTEM, status=FINALISED_NOT_EVALUATED,
+    def _finalise_not_evaluated(self, work: Work, row, now: datetime) -> None:
+        row = self._update(work, row, now, "evaluation_deadline_lapsed", SYSTEM, status=FINALISED_NOT_EVALUATED,
                            finalised_at=row.evaluation_deadline)
-        self._finalised_event(session, row, now)
+        self._finalised_event(work, row, now)
 
     def _send_reminders(self, now: datetime, batch_size: int) -> int:
         before = self.pack.windows.reminder_days_before
