@@ -1,6 +1,7 @@
 """Metrics worker ingestion rate against a bare nameko @event_handler, in one run.
 
     .venv/bin/python bench/bench_metrics_ingest.py [--events N] [--rounds R] [--traced] [--files GLOB]
+    .venv/bin/python bench/bench_metrics_ingest.py --rounds 0 --import-repeat 5    # the import only
 
 Both workers run as real processes through concilia.chassis.run_worker, on a RabbitMQ vhost and a
 PostgreSQL database of their own. Each drains the same backlog of complaint_finalised envelopes
@@ -11,7 +12,10 @@ handler; every complaint committed for the metrics worker). Rounds alternate whi
 first, with fresh event and complaint ids each round, because the shared machine's load drifts;
 each drain also reports the worker process's CPU time per event while draining, which other
 processes' load disturbs less than the wall-clock rate. --traced exports the metrics worker's
-spans (OTLP/HTTP) to a receiver in this process that discards them. PostgreSQL:
+spans (OTLP/HTTP) to a receiver in this process that discards them. Then it times
+services.metrics.import_opendata on the files (--import-repeat runs, each into a fresh database,
+with the importer's and its PostgreSQL backend's CPU time per row); --rounds 0 runs only that,
+without RabbitMQ. PostgreSQL:
 BENCH_DATABASE_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres); RabbitMQ:
 BENCH_AMQP_HOST (127.0.0.1:5672, guest).
 """
@@ -204,13 +208,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000, help="backlog size (at most the files' rows)")
     parser.add_argument("--files", default=DEFAULT_GLOB)
-    parser.add_argument("--rounds", type=int, default=3, help="bare/metrics rounds, alternating which goes first")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="bare/metrics rounds, alternating which goes first (0: the import only)")
     parser.add_argument("--traced", action="store_true", help="the metrics worker exports its spans")
     parser.add_argument("--import-repeat", type=int, default=3, help="import runs (best is kept; 0 = none)")
     parser.add_argument("--bare-max-workers", default="200",
                         help="WORKER_MAX_WORKERS values for the bare handler, each drained every round "
                              "(default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.rounds == 0:  # no broker, no envelopes
+        if args.import_repeat:
+            report_import(sorted(glob.glob(args.files)), args.import_repeat)
+        return 0
 
     import psycopg
 
@@ -298,23 +307,38 @@ def main(argv=None) -> int:
     print(f"{'all':6s}{'bare / metrics, CPU per event: median':40s}{statistics.median(cpu_ratios):10.0%}"
           f"  (min {min(cpu_ratios):.0%}, max {max(cpu_ratios):.0%})")
     if args.import_repeat:
-        import_rows, import_rate = measure_import(sorted(glob.glob(args.files)), args.import_repeat)
-        print(f"{'import_opendata (' + str(import_rows) + ' rows, best of ' + str(args.import_repeat) + ')':46s} "
-              f"{import_rate:10,.0f} rows/s")
+        report_import(sorted(glob.glob(args.files)), args.import_repeat)
     return 0
 
 
-def measure_import(paths: list[str], repeat: int) -> tuple[int, float]:
-    """services.metrics.import_opendata on all files into a fresh database, best of `repeat`:
-    (rows, rows/s), timed from reading the first file to the last commit."""
+def report_import(paths: list[str], repeat: int) -> None:
+    load_at_start = os.getloadavg()[0]
+    runs = measure_import(paths, repeat)
+    rows = runs[0][0]
+    print(f"# import_opendata, {rows} rows of {len(paths)} files, {repeat} runs; load average "
+          f"{load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    print(f"{'run':6s}{'rows/s':>10s}{'importer CPU us/row':>21s}{'PostgreSQL CPU us/row':>23s}")
+    for number, (_rows, rate, cpu, server_cpu) in enumerate(runs, 1):
+        print(f"{number:<6d}{rate:10,.0f}{cpu:21.1f}{server_cpu:23.1f}")
+    rates, cpus, server_cpus = ([run[i] for run in runs] for i in (1, 2, 3))
+    print(f"{'import_opendata (' + str(rows) + ' rows, best of ' + str(repeat) + ')':46s} "
+          f"{max(rates):10,.0f} rows/s (median {statistics.median(rates):,.0f}); CPU us/row, median: "
+          f"importer {statistics.median(cpus):.1f}, PostgreSQL {statistics.median(server_cpus):.1f}")
+
+
+def measure_import(paths: list[str], repeat: int) -> list[tuple[int, float, float, float]]:
+    """services.metrics.import_opendata on all files into a fresh database, `repeat` times: per
+    run (rows, rows/s, the importer's CPU µs/row, its PostgreSQL backend's CPU µs/row), timed
+    from reading the first file to the last commit. The importer runs in this process; CPU is
+    user + system time, which other processes' load disturbs less than the rate."""
     import psycopg
+    import sqlalchemy as sa
 
     from concilia.chassis.country import load_pack
     from concilia.chassis.db import Database, migrate
     from services.metrics.import_opendata import Importer
 
-    best = 0.0
-    rows = 0
+    runs = []
     for attempt in range(repeat):
         name = f"bench_metrics_import_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
@@ -324,14 +348,23 @@ def measure_import(paths: list[str], repeat: int) -> tuple[int, float]:
             migrate("services.metrics", url)
             database = Database(url, pool_size=1)
             importer = Importer(database, load_pack("BR"))
-            started = time.perf_counter()
+
+            def backend_pid() -> int:  # pool_size=1: the one connection every transaction uses
+                with database.engine.connect() as connection:
+                    return connection.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+            pid = backend_pid()
+            server_started = cpu_seconds(pid)
+            started, cpu_started = time.perf_counter(), time.process_time()
             rows = sum(importer.import_file(path)[1] for path in paths)
-            best = max(best, rows / (time.perf_counter() - started))
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            server_cpu = cpu_seconds(pid) - server_started
+            assert backend_pid() == pid, "the import used another connection"
+            runs.append((rows, rows / seconds, cpu / rows * 1e6, server_cpu / rows * 1e6))
             database.engine.dispose()
         finally:
             with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return rows, best
+    return runs
 
 
 def refill_bare_queue(amqp_uri: str, bodies: list[str]) -> None:

@@ -294,6 +294,20 @@ def test_columnar_path_rejects_the_same_rows(tmp_path):
     assert columns.rejections == reader.rejections
 
 
+def test_blocks_hold_the_records_column_wise(tmp_path):
+    lines = [SAMPLE, *[line for line, _ in MALFORMED], SAMPLE.replace(";M;", ";F;", 1), SAMPLE]
+    path = _write_cp1252(tmp_path / "bad.csv", lines)
+    by_record = Reader()
+    records = list(by_record.records(path))
+    by_block = Reader()
+    blocks = list(by_block.blocks(path, 2))
+    assert [len(block) for block in blocks] == [len(layout.Complaint._fields)] * 2
+    assert [len(block[0]) for block in blocks] == [2, 1]  # 3 accepted rows, 2 at a time
+    assert [Complaint(*row) for block in blocks for row in zip(*block)] == records
+    assert by_block.rejections == by_record.rejections and by_block.accepted == 3
+    assert list(by_block.blocks(_write_cp1252(tmp_path / "none.csv", [MALFORMED[0][0]]), 2)) == []
+
+
 def test_whole_file_problems_raise_format_error(tmp_path):
     other = DATA / "cfpb-sample" / "complaints_sample.csv.gz"
     if other.exists():
