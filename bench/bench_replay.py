@@ -11,6 +11,7 @@ comparison. Needs PostgreSQL (postgres superuser on 127.0.0.1) and rabbitmqctl.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,6 +79,7 @@ def main() -> int:
             for database in databases.values():
                 connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost])
+        shutil.rmtree(data_dir, ignore_errors=True)
     print(f"{'':24} {'replayed':>12} {'open data':>12}")
     for key in ("complaints", "solution_index", "strict_solution_index", "answered_share", "avg_answer_days",
                 "satisfaction"):
