@@ -98,8 +98,10 @@ def test_a_disturbed_replay_loses_and_duplicates_nothing(stack):
         env[f"{service.upper()}_ADDR"] = stack.addr(service)
     chaos = Chaos(stack)
     chaos.start()
-    # Few client threads: the replay must still be running when the last disturbance hits.
-    got = concilia("replay", str(MONTH), "--json", "--threads", "2", "--settle-timeout", "300", env=env)
+    # A paced replay (the month's ~45 days at one a second): it must still be running when the last
+    # disturbance hits, about 30 s in; unpaced, the month is replayed faster than that.
+    got = concilia("replay", str(MONTH), "--json", "--threads", "4", "--days-per-second", "1",
+                   "--settle-timeout", "300", env=env)
     finished = time.monotonic()
     chaos.join(300)
     assert chaos.error is None, repr(chaos.error)

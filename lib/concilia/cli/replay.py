@@ -51,6 +51,9 @@ def register(subparsers) -> None:
         parser.add_argument(f"--{name}-addr", default=os.environ.get(variable, f"127.0.0.1:{port}"),
                             help=f"default: ${variable} or 127.0.0.1:{port}")
     parser.add_argument("--threads", type=int, default=32, help="concurrent calls (default: 32)")
+    parser.add_argument("--days-per-second", type=float, default=0.0,
+                        help="at most this many replayed days per second, e.g. to watch the dashboards "
+                             "move (default: 0, as fast as the stack goes)")
     parser.add_argument("--settle-timeout", type=float, default=300.0,
                         help="seconds to wait for the indicators to count every complaint (default: 300)")
     parser.set_defaults(handler=run)
@@ -240,7 +243,10 @@ class Replay:
         first, last = min(days), max(days)
         total = sum(len(actions) for actions in days.values())
         done, day = 0, first
+        started = time.monotonic()
         while day <= last:
+            if self.args.days_per_second > 0:  # keep the requested pace: wait for this day's slot
+                time.sleep(max(0.0, started + (day - first).days / self.args.days_per_second - time.monotonic()))
             self.clock.set(self.at_noon(day))
             # One task per complaint doing its actions of the day in phase order (file, answer,
             # evaluate): the only wait is for the day's last complaint before the clock moves on,
