@@ -11,30 +11,18 @@ import sqlalchemy as sa
 
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import load_pack
-from concilia.chassis.db import Database, migrate
+from concilia.chassis.db import migrate
 from concilia.chassis.errors import (FailedPrecondition, InvalidArgument, NotFound, PermissionDenied,
                                      ResourceExhausted)
 from concilia.events.v1 import events_pb2 as ev
 from services.complaint import models as m
 from services.complaint.domain import Complaints, Filing, ListQuery, NewAttachment
 from services.complaint.storage import LocalFolderStore
+from support.complaint_db import ManualClock, emptied_complaint_database
 
 SP = ZoneInfo("America/Sao_Paulo")
 PDF = b"%PDF-1.4\n" + b"x" * 100
 PNG = b"\x89PNG\r\n\x1a\n" + b"y" * 100
-
-
-class ManualClock:
-    controlled = True
-
-    def __init__(self, now: datetime):
-        self.instant = now
-
-    def now(self) -> datetime:
-        return self.instant
-
-    def advance(self, **kwargs) -> None:
-        self.instant += timedelta(**kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +34,7 @@ def database_url(make_database):
 
 @pytest.fixture
 def db(database_url):
-    database = Database(database_url, pool_size=2)
-    with database.engine.begin() as connection:
-        connection.execute(sa.text("ALTER TABLE history DISABLE TRIGGER history_append_only"))
-        for table in ("history", "messages", "attachments", "complaints", "companies", "outbox", "processed_events",
-                      "rate_counters"):
-            connection.execute(sa.text(f"DELETE FROM {table}"))
-        connection.execute(sa.text("ALTER TABLE history ENABLE TRIGGER history_append_only"))
+    database = emptied_complaint_database(database_url)
     yield database
     database.engine.dispose()
 

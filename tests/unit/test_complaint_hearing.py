@@ -11,25 +11,19 @@ import sqlalchemy as sa
 
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import load_pack
-from concilia.chassis.db import Database, migrate
+from concilia.chassis.db import migrate
 from concilia.chassis.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from concilia.events.v1 import events_pb2 as ev
 from services.complaint import models as m
 from services.complaint.domain import Complaints, Filing, ListQuery
+from support import complaint_db
+from support.complaint_db import emptied_complaint_database
 
 BA = ZoneInfo("America/Argentina/Buenos_Aires")
 URL = "https://meet.example.org/audiencia-123"
 
 
-class ManualClock:
-    controlled = True
-
-    def __init__(self, now: datetime):
-        self.instant = now
-
-    def now(self) -> datetime:
-        return self.instant
-
+class ManualClock(complaint_db.ManualClock):
     def set_local(self, *args) -> None:
         self.instant = datetime(*args, tzinfo=BA).astimezone(timezone.utc)
 
@@ -43,13 +37,7 @@ def database_url(make_database):
 
 @pytest.fixture
 def db(database_url):
-    database = Database(database_url, pool_size=2)
-    with database.engine.begin() as connection:
-        connection.execute(sa.text("ALTER TABLE history DISABLE TRIGGER history_append_only"))
-        for table in ("history", "messages", "attachments", "complaints", "companies", "outbox", "processed_events",
-                      "rate_counters"):
-            connection.execute(sa.text(f"DELETE FROM {table}"))
-        connection.execute(sa.text("ALTER TABLE history ENABLE TRIGGER history_append_only"))
+    database = emptied_complaint_database(database_url)
     yield database
     database.engine.dispose()
 

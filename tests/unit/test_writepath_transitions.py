@@ -11,12 +11,13 @@ import sqlalchemy as sa
 
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import load_pack
-from concilia.chassis.db import Database, migrate
+from concilia.chassis.db import migrate
 from concilia.chassis.errors import FailedPrecondition, NotFound, PermissionDenied
 from concilia.events.v1 import events_pb2 as ev
 from services.complaint import models as m
 from services.complaint.domain import Complaints, Filing, NewAttachment
 from services.complaint.storage import LocalFolderStore
+from support.complaint_db import ManualClock, emptied_complaint_database
 
 SEGMENT = "bancos-financeiras-e-administradoras-de-cartao"
 CONSUMER = Principal("consumer-1", "consumer")
@@ -25,19 +26,6 @@ OTHER_AGENT = Principal("agent-3", "company_agent", company_id="company-c")
 MANAGER = Principal("manager-br", "manager", jurisdiction="BR")
 FILED_AT = datetime(2026, 3, 2, 13, 0, tzinfo=timezone.utc)  # Monday 10:00 in São Paulo
 PDF = b"%PDF-1.4\n" + b"x" * 100
-
-
-class ManualClock:
-    controlled = True
-
-    def __init__(self, now: datetime):
-        self.instant = now
-
-    def now(self) -> datetime:
-        return self.instant
-
-    def advance(self, **kwargs) -> None:
-        self.instant += timedelta(**kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +40,7 @@ def db(request, postgres_url, tmp_path):
     url = postgres_url if request.param == "postgresql" else f"sqlite:///{tmp_path}/complaint.db"
     if request.param == "sqlite":
         migrate("services.complaint", url)
-    database = Database(url, pool_size=10)
-    with database.engine.begin() as connection:
-        if database.is_postgres:
-            connection.execute(sa.text("ALTER TABLE history DISABLE TRIGGER history_append_only"))
-        for table in ("history", "messages", "attachments", "complaints", "companies", "outbox", "rate_counters"):
-            connection.execute(sa.text(f"DELETE FROM {table}"))
-        if database.is_postgres:
-            connection.execute(sa.text("ALTER TABLE history ENABLE TRIGGER history_append_only"))
+    database = emptied_complaint_database(url, pool_size=10)
     yield database
     database.dispose()
 

@@ -5,7 +5,7 @@ Revises: 0002
 """
 from alembic import op
 
-from concilia.chassis.outbox import OUTBOX_NOTIFY_DDL_V1, OUTBOX_NOTIFY_DROP_V1
+from concilia.chassis.outbox import OUTBOX_NOTIFY_DDL_V1, OUTBOX_NOTIFY_DROP_V1, run_on_postgresql
 
 revision = "0003"
 down_revision = "0002"
@@ -14,12 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":  # SQLite (embedded use) has no NOTIFY: its relay polls
-        for statement in OUTBOX_NOTIFY_DDL_V1:
-            op.execute(statement)
+    run_on_postgresql(op, OUTBOX_NOTIFY_DDL_V1)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for statement in OUTBOX_NOTIFY_DROP_V1:
-            op.execute(statement)
+    run_on_postgresql(op, OUTBOX_NOTIFY_DROP_V1)
