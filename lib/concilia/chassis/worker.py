@@ -138,7 +138,6 @@ class OutboxRelayProvider(DependencyProvider):
         self.relay.close()
 
     def _run(self):
-        import time
         import eventlet
         failures = 0
         busy_until = 0.0
