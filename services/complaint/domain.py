@@ -994,16 +994,19 @@ class Complaints:
                     rows = self._claim(session, sa.select(m.complaints).where(
                         c.status == status, deadline > now, deadline <= now + window,
                         sa.or_(reminded_for.is_(None), reminded_for != deadline)).order_by(deadline), batch_size)
-                    for row in rows:
-                        due = getattr(row, deadline.name)
-                        session.execute(m.complaints.update().where(c.id == row.id).values({reminded_for.name: due}))
-                        self.outbox.add(session, "deadline_reminder", ev.DeadlineReminder(
-                            complaint=self.ref(row), deadline_kind=kind, deadline=ts(due),
-                            days_left=self.days_left(due, now)), now)
+                    if rows:  # one statement each for the batch: a sweep can remind thousands
+                        session.execute(m.complaints.update().where(c.id.in_([row.id for row in rows]))
+                                        .values({reminded_for.name: deadline}))
+                        session.connection().execute(self.outbox.insert, [
+                            self._reminder(row, kind, getattr(row, deadline.name), now) for row in rows])
                 total += len(rows)
                 if len(rows) < batch_size:
                     break
         return total
+
+    def _reminder(self, row, kind: str, due: datetime, now: datetime) -> dict:
+        return self.outbox.row("deadline_reminder", ev.DeadlineReminder(
+            complaint=self.ref(row), deadline_kind=kind, deadline=ts(due), days_left=self.days_left(due, now)), now)
 
     # --- company replica (the worker's event handlers) -----------------------------------------
     def company_adhered(self, session, data: ev.CompanyAdhered, occurred_at: datetime) -> None:

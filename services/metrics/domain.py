@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import calendar
 import csv
-import json
 import logging
 import re
 import uuid
@@ -20,7 +19,9 @@ from typing import Iterable, Iterator, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from concilia.chassis import outbox
 from concilia.chassis.country import CountryPack
+from concilia.chassis.db import bulk_insert, delete_many
 from concilia.chassis.errors import InvalidArgument, NotFound
 from concilia.events.v1 import events_pb2
 from concilia.opendata import Accumulator, Complaint, get_formula
@@ -99,73 +100,13 @@ class Segments:
 
 # --- writing -------------------------------------------------------------------------------------
 
-def bulk_insert(session: Session, table: sa.Table, rows: list[dict], conflict: str = "",
-                returning: str = "", where: str = "") -> list:
-    """One INSERT of many rows (all with the same keys), with an ON CONFLICT clause.
-
-    PostgreSQL: one short statement with the rows as one JSON parameter, expanded by
-    json_populate_recordset into the table's row type. It is parsed once whatever the batch size
-    (a multi-row VALUES list is a new, long statement per batch size and costs more to build and
-    parse than to run) and json.dumps is C code (psycopg's text dumping of arrays is not).
-    SQLite, the embedded default: one row at a time. Rows are written in the given order:
-    callers sort them so concurrent writers lock in the same order."""
-    if not rows:
-        return []
-    names = list(rows[0])
-    tail = f" {conflict}" + (f" RETURNING {returning}" if returning else "")
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        columns = ", ".join(names)
-        sql = (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
-               f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) AS r"
-               f"{' WHERE ' + where if where else ''}{tail}")
-        result = session.execute(sa.text(sql), {"rows": json.dumps(rows, default=_json_value)})
-        return list(result.scalars()) if returning else []
-    values = ", ".join(f":{n} AS {n}" for n in names)
-    sql = sa.text(f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM (SELECT {values}) AS r"
-                  f" WHERE {where or 'true'}{tail}")
-    found = []
-    for row in rows:
-        result = session.execute(sql, row)
-        if returning:
-            found.extend(result.scalars())
-    return found
-
-
-def delete_many(session: Session, table: sa.Table, column: str, values: list) -> None:
-    """DELETE rows whose `column` is in `values`; on PostgreSQL with one JSON parameter (an IN
-    list is a new statement per length, and parsing it costs more than the delete)."""
-    if not values:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text(f"DELETE FROM {table.name} WHERE {column} IN "
-                                f"(SELECT json_array_elements_text(CAST(:values AS json)))"),
-                        {"values": json.dumps(values)})
-    else:
-        session.execute(table.delete().where(table.c[column].in_(values)))
-
-
-def _json_value(value):
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
 def _adding(table: str, keys: str, columns) -> str:
     return (f"ON CONFLICT ({keys}) DO UPDATE SET "
             + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns))
 
 
 def consume_batch(session: Session, event_ids: list[str]) -> set[str]:
-    """consume_once for a batch in one statement: records every id as processed by this consumer
-    in the caller's transaction and returns the ids not seen before. Like consume_once, the
-    primary-key insert makes a concurrent transaction with the same id wait, then skip it."""
-    if not event_ids:
-        return set()
-    now = datetime.now(timezone.utc)
-    return set(bulk_insert(session, m.processed_events,
-                           [{"consumer": CONSUMER, "event_id": i, "processed_at": now} for i in event_ids],
-                           "ON CONFLICT (consumer, event_id) DO NOTHING", "event_id"))
+    return outbox.consume_batch(session, m.processed_events, CONSUMER, event_ids)
 
 
 def _clean(text: str, limit: int) -> str:

@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 from concilia.chassis import i18n
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import CountryPack
+from concilia.chassis.db import bulk_insert
 from concilia.chassis.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from concilia.chassis.outbox import consume_batch
 from concilia.events.v1 import events_pb2 as ev
 
 from . import messages
@@ -146,15 +148,7 @@ def _insert(session: Session, table: sa.Table):
 def claim_events(session: Session, consumer: str, event_ids) -> set[str]:
     """The ids among `event_ids` this consumer has not handled yet, recorded as handled in the
     caller's transaction (consume_once for a batch: one statement, same table and guarantee)."""
-    ids = list(dict.fromkeys(event_ids))
-    if not ids:
-        return set()
-    now = datetime.now(timezone.utc)
-    statement = (_insert(session, m.processed_events)
-                 .values([dict(consumer=consumer, event_id=i, processed_at=now) for i in ids])
-                 .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-                 .returning(m.processed_events.c.event_id))
-    return set(session.scalars(statement))
+    return consume_batch(session, m.processed_events, consumer, event_ids)
 
 
 def _upsert_many(session: Session, table: sa.Table, key: str, rows: list[dict]) -> None:
@@ -309,6 +303,7 @@ def handle_complaint_events(session: Session, pack: CountryPack, events, *, now:
     directory.load_people(r.account_id for _, _, found in plans for r in found)
     wall_now = datetime.now(timezone.utc)
     notification_rows, email_rows = [], []
+    deadlines: dict[tuple, str] = {}  # Babel's date formatting is slow; a batch repeats few (deadline, locale) pairs
     for envelope, data, found in plans:
         event_type, ref = envelope["type"], data.complaint
         context = dict(ref=ref.complaint_id[:8], company=directory.names.get(ref.company_id, ""),
@@ -320,8 +315,10 @@ def handle_complaint_events(session: Session, pack: CountryPack, events, *, now:
             contact = directory.contacts.get(recipient.account_id)
             prefs = directory.preferences.get(recipient.account_id)
             locale = choose_locale(pack, prefs.locale if prefs else "", contact.locale if contact else "")
-            title, body = messages.render(locale, event_type, recipient.audience,
-                                          deadline=format_deadline(deadline, pack, locale), **context)
+            shown = deadlines.get((deadline, locale))
+            if shown is None:
+                shown = deadlines[deadline, locale] = format_deadline(deadline, pack, locale)
+            title, body = messages.render(locale, event_type, recipient.audience, deadline=shown, **context)
             nid = notification_id(envelope["id"], recipient.account_id)
             notification_rows.append(dict(
                 id=nid, account_id=recipient.account_id, event_id=envelope["id"], kind=event_type,
@@ -331,10 +328,8 @@ def handle_complaint_events(session: Session, pack: CountryPack, events, *, now:
                     notification_id=nid, to_address=contact.email, subject=title[:300],
                     body=messages.render_email(locale, body, name=contact.name, link=link), locale=locale,
                     status="pending", attempts=0, next_attempt_at=wall_now, last_error="", created_at=wall_now))
-    if notification_rows:
-        session.execute(m.notifications.insert(), notification_rows)
-    if email_rows:
-        session.execute(m.email_outbox.insert(), email_rows)
+    bulk_insert(session, m.notifications, notification_rows)
+    bulk_insert(session, m.email_outbox, email_rows)
     deliveries = queue_webhook_deliveries(session, [(envelope, data.complaint.company_id) for envelope, data in events],
                                           wall_now)
     return Outcome(len(notification_rows), len(email_rows), deliveries)

@@ -345,6 +345,30 @@ def test_evaluation_rules(rules, db, pack, clock):
         rules.evaluate(CONSUMER, complaint.id, "not_resolved", 1, "")
 
 
+def test_one_sweep_reminds_every_due_complaint_of_its_own_deadline_across_batches(rules, db, pack, clock):
+    adhere(rules)
+    filed = []
+    for _ in range(5):  # five complaints filed on five consecutive days: five different deadlines
+        filed.append(rules.file(CONSUMER, filing(pack))["complaint"])
+        clock.instant += timedelta(days=1)
+    clock.instant = filed[0].answer_deadline - timedelta(hours=1)  # within two days of every deadline but the last two
+    due = [c for c in filed if c.answer_deadline - timedelta(days=2) <= clock.instant < c.answer_deadline]
+    assert 1 < len(due) < len(filed)
+    assert rules.sweep(batch_size=2)["reminders"] == len(due)  # batches of two: the last one is short
+    reminders = {r["data"]["complaint"]["complaint_id"]: r["data"] for r in events(db, "deadline_reminder")}
+    assert set(reminders) == {c.id for c in due}
+    for complaint in due:
+        sent = reminders[complaint.id]
+        assert datetime.fromisoformat(sent["deadline"]) == complaint.answer_deadline
+        assert sent["days_left"] == rules.days_left(complaint.answer_deadline, clock.instant)
+    assert rules.sweep(batch_size=2)["reminders"] == 0  # each deadline is reminded once
+    clock.instant = filed[-1].answer_deadline - timedelta(hours=1)  # later: the last ones come due, once each
+    later = [c for c in filed if c.answer_deadline - timedelta(days=2) <= clock.instant < c.answer_deadline]
+    assert later and not {c.id for c in later} & {c.id for c in due}
+    assert rules.sweep(batch_size=2)["reminders"] == len(later)
+    assert len(events(db, "deadline_reminder")) == len(due) + len(later)
+
+
 def test_the_sweep_sends_reminders_then_marks_unanswered_then_finalises_not_evaluated(rules, db, pack, clock):
     adhere(rules)
     complaint = rules.file(CONSUMER, filing(pack))["complaint"]

@@ -6,12 +6,13 @@ decides. Each service has its own database and its own `migrations/` folder next
 import collections
 import functools
 import importlib
+import json
 import logging
 import re
 import threading
 import time
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -292,3 +293,59 @@ def run_alembic_env(target_metadata: sa.MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+# --- batch writes (consumers write a whole batch of events in a few statements) ----------------
+
+def bulk_insert(session: Session, table: sa.Table, rows: list[dict], conflict: str = "",
+                returning: str = "", where: str = "") -> list:
+    """One INSERT of many rows (all with the same keys), with an ON CONFLICT clause.
+
+    PostgreSQL: one short statement with the rows as one JSON parameter, expanded by
+    json_populate_recordset into the table's row type. It is parsed once whatever the batch size
+    (a multi-row VALUES list is a new, long statement per batch size and costs more to build and
+    parse than to run) and json.dumps is C code (psycopg's text dumping of arrays is not).
+    SQLite, the embedded default: one row at a time. Rows are written in the given order:
+    callers sort them so concurrent writers lock in the same order."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    tail = f" {conflict}" + (f" RETURNING {returning}" if returning else "")
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        columns = ", ".join(names)
+        sql = (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+               f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) AS r"
+               f"{' WHERE ' + where if where else ''}{tail}")
+        result = session.execute(sa.text(sql), {"rows": json.dumps(rows, default=_json_value)})
+        return list(result.scalars()) if returning else []
+    values = ", ".join(f":{n} AS {n}" for n in names)
+    # Typed parameters, so column types (UtcDateTime) convert values as an ORM insert would.
+    sql = sa.text(f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM (SELECT {values}) AS r"
+                  f" WHERE {where or 'true'}{tail}").bindparams(
+        *(sa.bindparam(n, type_=table.c[n].type) for n in names))
+    found = []
+    for row in rows:
+        result = session.execute(sql, row)
+        if returning:
+            found.extend(result.scalars())
+    return found
+
+
+def delete_many(session: Session, table: sa.Table, column: str, values: list) -> None:
+    """DELETE rows whose `column` is in `values`; on PostgreSQL with one JSON parameter (an IN
+    list is a new statement per length, and parsing it costs more than the delete)."""
+    if not values:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text(f"DELETE FROM {table.name} WHERE {column} IN "
+                                f"(SELECT json_array_elements_text(CAST(:values AS json)))"),
+                        {"values": json.dumps(values)})
+    else:
+        session.execute(table.delete().where(table.c[column].in_(values)))
+
+
+def _json_value(value):
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from . import telemetry
 from .proto_json import message_to_dict
-from .db import UtcDateTime
+from .db import UtcDateTime, bulk_insert
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("concilia.outbox")
@@ -392,3 +392,15 @@ def consume_once(session: Session, processed: sa.Table, consumer: str, event_id:
         return True
     except sa.exc.IntegrityError:
         return False
+
+
+def consume_batch(session: Session, processed: sa.Table, consumer: str, event_ids) -> set[str]:
+    """consume_once for a batch, in one statement: records every id as handled by `consumer` in the
+    caller's transaction and returns the ids not handled before. As in consume_once, the
+    primary-key insert makes a concurrent transaction with the same id wait, then skip it."""
+    ids = sorted(set(event_ids))  # one order for every writer: two batches sharing ids cannot deadlock
+    if not ids:
+        return set()
+    now = datetime.now(timezone.utc)
+    return set(bulk_insert(session, processed, [{"consumer": consumer, "event_id": i, "processed_at": now} for i in ids],
+                           "ON CONFLICT (consumer, event_id) DO NOTHING", "event_id"))
