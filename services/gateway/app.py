@@ -7,6 +7,7 @@ import time
 from types import SimpleNamespace
 
 from flask import Flask, g, request
+from flask.sessions import SecureCookieSessionInterface
 from prometheus_client import Counter, Histogram
 
 from concilia.chassis import config
@@ -26,6 +27,17 @@ HTTP_SECONDS = Histogram("http_request_duration_seconds", "HTTP request time in 
                          buckets=(.0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 
 MAX_BODY_BYTES = 12 * 1024 * 1024  # attachments are limited further by the country pack
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """The JSON API takes bearer tokens only and never reads the session cookie (auth.py, csrf.py), so
+    /api/ requests get an empty read-only session instead of verifying the cookie's signature: that
+    was about 4 % of an API call's CPU in the gateway."""
+
+    def open_session(self, app, request):
+        if request.path.startswith(csrf.API_PREFIX):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def _blueprint_modules():
@@ -48,6 +60,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False)
+    app.session_interface = PageSessions()
     clients = Clients(settings)
     pack = load_pack(settings.country)
     app.extensions["concilia"] = SimpleNamespace(

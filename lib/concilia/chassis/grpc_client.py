@@ -8,6 +8,8 @@ from opentelemetry.instrumentation.grpc import client_interceptor as otel_client
 from opentelemetry.instrumentation.grpc.grpcext import intercept_channel as otel_intercept_channel
 from prometheus_client import Counter, Histogram
 
+from .telemetry import spans_exported
+
 DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("GRPC_CLIENT_TIMEOUT_SECONDS", "5"))
 
 CLIENT_HANDLED = Counter("grpc_client_handled_total", "RPCs completed by clients",
@@ -17,42 +19,98 @@ CLIENT_SECONDS = Histogram("grpc_client_handling_seconds", "RPC time seen by cli
                            buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 
 
-class _CallDetails(grpc.ClientCallDetails):
-    def __init__(self, details, timeout):
-        self.method = details.method
-        self.timeout = timeout
-        self.metadata = details.metadata
-        self.credentials = details.credentials
-        self.wait_for_ready = getattr(details, "wait_for_ready", None)
-        self.compression = getattr(details, "compression", None)
+class _MeteredUnaryUnary:
+    """One unary-unary method: a default deadline on every call (never wait forever on a dead peer)
+    and RED metrics. A plain wrapper rather than a grpc client interceptor: grpc's interceptor
+    machinery builds a multi-callable and several wrapper objects per call, which cost about a tenth
+    of the gateway's and the replay client's CPU per call (docs/adr/0012-write-path.md)."""
 
+    def __init__(self, inner, method: str, default_timeout: float):
+        self._inner = inner
+        self._timeout = default_timeout
+        self._service, _, self._method = method.lstrip("/").rpartition("/")
+        self._seconds = CLIENT_SECONDS.labels(self._service, self._method)
+        self._handled: dict = {}  # status code -> counter child, made on first use
 
-class DeadlineAndMetrics(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    """Every call gets a deadline (never wait forever on a dead peer) and is counted."""
+    def _observe(self, code: grpc.StatusCode, started: float) -> None:
+        counter = self._handled.get(code)
+        if counter is None:
+            counter = self._handled[code] = CLIENT_HANDLED.labels(self._service, self._method, code.name)
+        counter.inc()
+        self._seconds.observe(time.perf_counter() - started)
 
-    def __init__(self, default_timeout: float):
-        self.default_timeout = default_timeout
-
-    def _details(self, details):
-        if details.timeout is None:
-            return _CallDetails(details, self.default_timeout)
-        return details
-
-    def intercept_unary_unary(self, continuation, client_call_details, request):
-        service, _, method = client_call_details.method.lstrip("/").rpartition("/")
+    def _call(self, invoke, request, timeout, **options):
         started = time.perf_counter()
-        outcome = continuation(self._details(client_call_details), request)
-        code = outcome.code() if hasattr(outcome, "code") else grpc.StatusCode.OK
-        CLIENT_HANDLED.labels(service, method, (code or grpc.StatusCode.OK).name).inc()
-        CLIENT_SECONDS.labels(service, method).observe(time.perf_counter() - started)
-        return outcome
+        try:
+            result = invoke(request, timeout=self._timeout if timeout is None else timeout, **options)
+        except grpc.RpcError as error:
+            self._observe(error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN, started)
+            raise
+        self._observe(grpc.StatusCode.OK, started)
+        return result
 
-    def intercept_unary_stream(self, continuation, client_call_details, request):
-        return continuation(self._details(client_call_details), request)
+    def __call__(self, request, timeout=None, **options):
+        return self._call(self._inner, request, timeout, **options)
+
+    def with_call(self, request, timeout=None, **options):
+        return self._call(self._inner.with_call, request, timeout, **options)
+
+    def future(self, request, timeout=None, **options):
+        started = time.perf_counter()
+        future = self._inner.future(request, timeout=self._timeout if timeout is None else timeout, **options)
+        future.add_done_callback(lambda done: self._observe(done.code() or grpc.StatusCode.OK, started))
+        return future
+
+
+class _DeadlineUnaryStream:
+    def __init__(self, inner, default_timeout: float):
+        self._inner = inner
+        self._timeout = default_timeout
+
+    def __call__(self, request, timeout=None, **options):
+        return self._inner(request, timeout=self._timeout if timeout is None else timeout, **options)
+
+
+class MeteredChannel(grpc.Channel):
+    """A channel whose unary calls get a default deadline and RED metrics (see _MeteredUnaryUnary)."""
+
+    def __init__(self, channel: grpc.Channel, default_timeout: float):
+        self._channel = channel
+        self._timeout = default_timeout
+
+    def unary_unary(self, method, *args, **kwargs):
+        return _MeteredUnaryUnary(self._channel.unary_unary(method, *args, **kwargs), method, self._timeout)
+
+    def unary_stream(self, method, *args, **kwargs):
+        return _DeadlineUnaryStream(self._channel.unary_stream(method, *args, **kwargs), self._timeout)
+
+    def stream_unary(self, method, *args, **kwargs):
+        return self._channel.stream_unary(method, *args, **kwargs)
+
+    def stream_stream(self, method, *args, **kwargs):
+        return self._channel.stream_stream(method, *args, **kwargs)
+
+    def subscribe(self, callback, try_to_connect=False):
+        self._channel.subscribe(callback, try_to_connect=try_to_connect)
+
+    def unsubscribe(self, callback):
+        self._channel.unsubscribe(callback)
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.close()
+        return False
 
 
 def make_channel(address: str, ca_file: str | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> grpc.Channel:
-    """A channel to `address` ("host:port"). TLS when `ca_file` (or GRPC_TLS_CA_FILE) is given."""
+    """A channel to `address` ("host:port"). TLS when `ca_file` (or GRPC_TLS_CA_FILE) is given.
+    Client spans (and the trace context they send) only when spans are exported: without an
+    exporter nobody sees them, and services then start their own traces (as the gateway's calls do)."""
     ca_file = ca_file or os.environ.get("GRPC_TLS_CA_FILE") or None
     options = [("grpc.keepalive_time_ms", 30000), ("grpc.max_receive_message_length", 16 * 1024 * 1024)]
     if ca_file:
@@ -60,9 +118,9 @@ def make_channel(address: str, ca_file: str | None = None, timeout: float = DEFA
             channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(handle.read()), options=options)
     else:
         channel = grpc.insecure_channel(address, options=options)
-    # OpenTelemetry's interceptor has its own wrapping API; ours goes outside it.
-    channel = otel_intercept_channel(channel, otel_client_interceptor())
-    return grpc.intercept_channel(channel, DeadlineAndMetrics(timeout))
+    if spans_exported():
+        channel = otel_intercept_channel(channel, otel_client_interceptor())
+    return MeteredChannel(channel, timeout)
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
