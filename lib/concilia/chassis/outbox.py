@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from google.protobuf import json_format
 from google.protobuf.message import Message
 from kombu import Connection, Exchange
 from opentelemetry import trace
@@ -21,7 +20,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
 
 from . import telemetry
-from .proto_json import message_to_dict
+from .proto_json import dict_to_message, message_to_dict
 from .db import UtcDateTime, bulk_insert
 
 log = logging.getLogger(__name__)
@@ -111,7 +110,7 @@ def envelope(event_type: str, source: str, message: Message, country: str,
 
 def parse_data(body: dict, message_class: type[Message]) -> Message:
     """The typed event message inside an envelope (unknown fields ignored: newer producers)."""
-    return json_format.ParseDict(body.get("data", {}), message_class(), ignore_unknown_fields=True)
+    return dict_to_message(body.get("data", {}), message_class)
 
 
 class Outbox:
