@@ -84,6 +84,33 @@ def test_committed_events_are_published_in_order_then_deleted(setup):
     assert all(m.properties["delivery_mode"] == 2 for m in received)
 
 
+def vacuum_stats(db, table) -> tuple:
+    with db.engine.connect() as connection:
+        return connection.execute(sa.text("SELECT vacuum_count, n_dead_tup FROM pg_stat_user_tables"
+                                          " WHERE relname = :name"), {"name": table.name}).one()
+
+
+def test_the_relay_vacuums_its_table_after_many_deletes(setup):
+    db, outbox, _, state, relay, source, amqp_uri = setup
+    relay.VACUUM_AFTER_ROWS = 100
+    connection, simple = bind(amqp_uri, source)
+    writer = Outbox(outbox, source, "BR")
+
+    def publish(count_: int, first: int) -> None:
+        for number in range(first, first + count_):
+            with db.transaction() as session:
+                writer.add(session, "company_suspended", events_pb2.CompanySuspended(company_id=str(number)))
+        while relay.relay_once():
+            pass
+    publish(60, 0)
+    assert vacuum_stats(db, outbox)[0] == 0  # 60 deleted rows: not yet
+    publish(60, 60)
+    vacuums, dead = vacuum_stats(db, outbox)
+    assert vacuums == 1 and dead == 0  # past 100: the dead rows the claim would walk are gone
+    assert len(drain(simple, 120)) == 120
+    connection.release()
+
+
 def test_an_event_nobody_listens_to_is_kept_not_dropped(setup):
     db, outbox, _, _, relay, source, amqp_uri = setup
     writer = Outbox(outbox, source, "BR")
