@@ -72,7 +72,9 @@ complaints = sa.Table(
     sa.Column("hearing_at", Timestamp),
     sa.Column("hearing_url", sa.String(500), nullable=False, server_default=""),
     sa.Column("hearing_outcome", sa.String(16), nullable=False, server_default=""),
-    sa.UniqueConstraint("consumer_id", "idempotency_key", name="uq_complaints_consumer_idempotency_key"),
+    # The key first: the index ix_complaints_consumer_filed must not look like a match for the
+    # filing's key lookup (migration 0006).
+    sa.UniqueConstraint("idempotency_key", "consumer_id", name="uq_complaints_idempotency_key_consumer"),
     sa.Index("ix_complaints_consumer_filed", "consumer_id", "filed_at"),
     sa.Index("ix_complaints_company_deadline", "company_id", "answer_deadline"),
     sa.Index("ix_complaints_group", "company_group_id"),
