@@ -63,6 +63,8 @@ class _MeteredUnaryUnary:
 
 
 class _DeadlineUnaryStream:
+    """A unary-stream method with the default deadline (streams are not counted)."""
+
     def __init__(self, inner, default_timeout: float):
         self._inner = inner
         self._timeout = default_timeout
