@@ -134,43 +134,31 @@ def _plan(descriptor: Descriptor, with_defaults: bool, enum_name: EnumName | Non
         return functools.partial(_json_format, with_defaults=with_defaults, enum_name=enum_name)
     fields = {field: (field.name, _converter(field, with_defaults, enum_name), field.is_repeated)
               for field in descriptor.fields}
-    if not with_defaults:
-        def walk(message: Message) -> dict:
-            result = {}
-            for field, value in message.ListFields():
-                name, convert, repeated = fields[field]
-                if convert is None:
-                    result[name] = list(value) if repeated else value
-                elif repeated:
-                    result[name] = [convert(item) for item in value]
-                else:
-                    result[name] = convert(value)
-            return result
-        return walk
-
-    # json_format prints the fields without presence that ListFields() skipped after the others, in
-    # declaration order, at their default: what is left of a copy of this template, repeated
-    # fields as new lists.
-    defaults = {field.name: None if field.is_repeated else (convert or _same)(field.default_value)
-                for field, (_, convert, _) in fields.items() if not field.has_presence}
-    lists = tuple(field.name for field in descriptor.fields if field.is_repeated and field.name in defaults)
-
-    def walk_with_defaults(message: Message) -> dict:
+    def walk(message: Message) -> dict:
         result = {}
-        unset = defaults.copy()
         for field, value in message.ListFields():
             name, convert, repeated = fields[field]
-            unset.pop(name, None)
             if convert is None:
                 result[name] = list(value) if repeated else value
             elif repeated:
                 result[name] = [convert(item) for item in value]
             else:
                 result[name] = convert(value)
-        for name in lists:
-            if name in unset:
-                unset[name] = []
-        result.update(unset)
+        return result
+    if not with_defaults:
+        return walk
+
+    # json_format prints the fields without presence that ListFields() skipped after the others, in
+    # declaration order, at their default; repeated fields as new lists.
+    defaults = {field.name: None if field.is_repeated else (convert or _same)(field.default_value)
+                for field, (_, convert, _) in fields.items() if not field.has_presence}
+    lists = frozenset(field.name for field in descriptor.fields if field.is_repeated and field.name in defaults)
+
+    def walk_with_defaults(message: Message) -> dict:
+        result = walk(message)
+        for name, default in defaults.items():
+            if name not in result:
+                result[name] = [] if name in lists else default
         return result
     return walk_with_defaults
 
