@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_event_lag.py [--part steady|replay|both] [--rate 200] [--seconds 30]
         [--months 2014-07] [--replay-threads 16] [--probe-interval 0.1] [--poll-ms 5] [--json out.json]
+        [--samples steady.csv]
 
 Two measurements, each on a stack of its own (every api and worker, no gateway) started by
 concilia.devstack on fresh PostgreSQL databases and a RabbitMQ vhost of its own:
@@ -107,7 +108,8 @@ class LagTracker:
                 with self.lock:
                     for key in found:
                         sent, returned = self.pending.pop(key)
-                        self.samples.append({"sent": sent, "returned": returned, "seen": began, "gap": gap})
+                        self.samples.append({"key": key, "sent": sent, "returned": returned, "seen": began,
+                                             "gap": gap})
                 pause = self.poll_interval - (time.perf_counter() - began)
                 if pause > 0:
                     time.sleep(pause)
@@ -142,6 +144,48 @@ class LagTracker:
                 "poll_gap_ms": percentiles([s["gap"] * 1000 for s in chosen if s["gap"] == s["gap"]], 0)}
 
 
+class BrokerTap:
+    """A queue of its own on an exchange, consumed by a thread: when each event reached the broker
+    (and came out of it), to split the lag into the relay's part and the consumer's part."""
+
+    def __init__(self, amqp_uri: str, exchange: str, routing_key: str, key_of):
+        self.amqp_uri, self.exchange, self.routing_key, self.key_of = amqp_uri, exchange, routing_key, key_of
+        self.arrived: dict[str, float] = {}
+        self.stopping = threading.Event()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="broker-tap", daemon=True)
+
+    def start(self) -> "BrokerTap":
+        self.thread.start()
+        if not self.ready.wait(10):
+            raise SystemExit("the broker tap could not bind its queue")
+        return self
+
+    def _run(self) -> None:
+        from kombu import Connection, Exchange, Queue
+        with Connection(self.amqp_uri) as connection:
+            exchange = Exchange(self.exchange, type="topic", durable=True, auto_delete=False)
+            queue = Queue("", exchange, routing_key=self.routing_key, exclusive=True, auto_delete=True)
+
+            def arrived(body, message) -> None:
+                self.arrived.setdefault(self.key_of(body), time.perf_counter())
+
+            with connection.Consumer(queue, callbacks=[arrived], no_ack=True, accept=["json"]):
+                self.ready.set()
+                while not self.stopping.is_set():
+                    try:
+                        connection.drain_events(timeout=0.2)
+                    except TimeoutError:
+                        pass
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+
+    def lag_ms(self, samples: list[dict], key: str) -> list[float]:
+        return [(self.arrived[s[key]] - s["returned"]) * 1000 for s in samples if s[key] in self.arrived]
+
+
 def percentiles(values: list[float], infinite: int = 0) -> dict:
     values = sorted(values) + [float("inf")] * infinite
     if not values:
@@ -161,7 +205,9 @@ def show(name: str, figures: dict) -> None:
           f"    lag from send   p50/p95/p99/max {fmt(figures['lag_from_send_ms'])} ms (upper bound)\n"
           f"    committing call p50/p95/p99/max {fmt(figures['call_ms'])} ms; "
           f"gap between polls p50/p99/max {figures['poll_gap_ms']['p50']}/{figures['poll_gap_ms']['p99']}/"
-          f"{figures['poll_gap_ms']['max']} ms (resolution)", flush=True)
+          f"{figures['poll_gap_ms']['max']} ms (resolution)"
+          + (f"\n    return to broker p50/p95/p99/max {fmt(figures['to_broker_ms'])} ms (the relay's part)"
+             if "to_broker_ms" in figures else ""), flush=True)
 
 
 # --- stacks ---------------------------------------------------------------------------------------
@@ -228,6 +274,9 @@ def steady(args, work: Path) -> dict:
         tracker = LagTracker(stack.database_urls["metrics"],
                              "SELECT complaint_id FROM open_complaints WHERE complaint_id = ANY(%s) AND filed",
                              args.poll_ms / 1000).start()
+        # The relay's part of the lag: when each complaint_filed event reached the broker.
+        tap = BrokerTap(stack.amqp_uri, "complaint.events", "complaint_filed",
+                        lambda body: body["data"]["complaint"]["complaint_id"]).start()
         errors, calls, outstanding = [0], [0], [0]
         lock = threading.Lock()
         log(f"[steady] {args.rate:.0f} filings/s for {args.warmup:.0f} s of warm-up + {args.seconds:.0f} s, "
@@ -276,7 +325,19 @@ def steady(args, work: Path) -> dict:
             time.sleep(0.05)
         missing = tracker.drain(args.drain_timeout)
         tracker.stop()
+        tap.stop()
         figures = tracker.summary(measured_from, stop_at)
+        with tracker.lock:
+            chosen = [s for s in tracker.samples if measured_from <= s["sent"] < stop_at]
+        figures["to_broker_ms"] = percentiles(tap.lag_ms(chosen, "key"))
+        if args.samples:  # per event, for finding when the slow ones happened
+            with tracker.lock:
+                rows = sorted((s["sent"] - measured_from, s["returned"] - s["sent"], s["seen"] - s["returned"],
+                               tap.arrived.get(s["key"], float("nan")) - s["returned"])
+                              for s in tracker.samples if measured_from <= s["sent"] < stop_at)
+            Path(args.samples).write_text("sent_s,call_ms,lag_ms,to_broker_ms\n" + "".join(
+                f"{sent:.4f},{call * 1000:.2f},{lag * 1000:.2f},{broker * 1000:.2f}\n"
+                for sent, call, lag, broker in rows))
         # Offered: calls sent in the window; completed: calls that returned in it. Below the offered
         # rate, the api did not keep up and calls queued (see lag from send).
         completed = tracker.returned_between(measured_from, stop_at) / args.seconds
@@ -424,6 +485,7 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, default=60.0,
                         help="seconds to wait for the last events to become visible (default 60)")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--samples", help="steady: also write each event's send time, call time and lag (CSV)")
     args = parser.parse_args()
     if args.rate <= 0 or args.seconds <= 0 or args.consumers < 1 or args.poll_ms <= 0 or args.probe_interval <= 0:
         parser.error("--rate, --seconds, --poll-ms and --probe-interval must be positive, --consumers at least 1")

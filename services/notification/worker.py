@@ -35,6 +35,10 @@ CONSUMER = "notification"
 # How often the e-mail outbox and the webhook deliveries are drained (read at import: nameko timers
 # are declared on the class).
 SEND_INTERVAL_SECONDS = float(os.environ.get("NOTIFICATION_SEND_INTERVAL_SECONDS", "1.0"))
+# Events wait up to 50 ms for others before a batch is written (the chassis default is 5 ms, for the
+# metrics' event lag): e-mails leave once a second anyway, and at a steady 200 events/s batches of ~10
+# instead of ~2 halve this worker's CPU (docs/benchmarks.md, ADR 0014).
+BATCH_WINDOW_SECONDS = 0.05
 
 # The events consumed, by source, with the message class of their data.
 MESSAGE_CLASSES = {
@@ -101,7 +105,8 @@ class NotificationWorker:
     db = DatabaseProvider()
     runtime = Runtime()
 
-    @batch_event_handler({source: tuple(types) for source, types in MESSAGE_CLASSES.items()})
+    @batch_event_handler({source: tuple(types) for source, types in MESSAGE_CLASSES.items()},
+                         window_seconds=BATCH_WINDOW_SECONDS)
     def write_events(self, events):
         # Malformed data is dropped (logged); anything raised here (a database failure, a bug)
         # leaves the whole batch unacknowledged and the chassis retries it.

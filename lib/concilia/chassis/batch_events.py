@@ -18,8 +18,8 @@ Contract (what keeps "nothing lost" true):
   with the type as routing key and named "evt-<source>-<type>--<service>.on_<type>": exactly the
   queue nameko's @event_handler declares for a method `on_<type>`, which is what these handlers
   were called, so deployed queues and their backlog carry over.
-- Batches: at most EVENT_BATCH_MAX events. The first one waits EVENT_BATCH_WINDOW_SECONDS for
-  others, then for the handler's previous batch to finish; whatever arrived meanwhile joins
+- Batches: at most EVENT_BATCH_MAX events. The first one waits the batch window for others
+  (EVENT_BATCH_WINDOW_SECONDS when set, else the handler's `window_seconds`, else 5 ms), then for the handler's previous batch to finish; whatever arrived meanwhile joins
   (group commit). Per queue, 2 x EVENT_BATCH_MAX messages may be unacknowledged (the prefetch), so
   the next batch fills while one is being written. Batches of one handler run one at a time.
 - Acks: every message of a batch is acked only after the method returned, i.e. after its
@@ -41,9 +41,11 @@ after its commit and before its ack gets the batch again.
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import logging
+import os
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -84,6 +86,16 @@ class BatchSettings:
                                 help="how long the first event of a batch waits for others")
     retry_pause_seconds: float = env("EVENT_RETRY_PAUSE_SECONDS", 2.0,
                                      help="longest pause before a failed batch is retried")
+
+    @classmethod
+    def resolve(cls, handler_window: float | None = None, environ: Mapping[str, str] | None = None) -> "BatchSettings":
+        """The settings of one handler: the environment's, with the handler's own window unless
+        EVENT_BATCH_WINDOW_SECONDS is set (the operator's word wins)."""
+        environ = os.environ if environ is None else environ
+        settings = config.load(cls, environ)
+        if handler_window is not None and not environ.get("EVENT_BATCH_WINDOW_SECONDS"):
+            settings = dataclasses.replace(settings, window_seconds=handler_window)
+        return settings.check()
 
     def check(self) -> "BatchSettings":
         if self.batch_max < 1 or self.window_seconds < 0 or self.retry_pause_seconds < 0:
@@ -199,15 +211,20 @@ class BatchQueueConsumer(QueueConsumer):
 class BatchEventHandler(Entrypoint):
     queue_consumer = BatchQueueConsumer()
 
-    def __init__(self, subscriptions: Mapping[str, Iterable[str]], **kwargs):
-        """subscriptions: {source service: event types}."""
+    def __init__(self, subscriptions: Mapping[str, Iterable[str]], window_seconds: float | None = None, **kwargs):
+        """subscriptions: {source service: event types}. window_seconds: this handler's batch window
+        when EVENT_BATCH_WINDOW_SECONDS is not set; a handler whose effects nobody waits for in
+        milliseconds (notifications) takes a longer one and writes fewer, larger batches."""
         self.subscriptions = {source: tuple(types) for source, types in subscriptions.items()}
         if not self.subscriptions or not all(self.subscriptions.values()):
             raise ValueError("batch_event_handler needs at least one (source, event type)")
+        if window_seconds is not None and window_seconds < 0:
+            raise ValueError("window_seconds must be >= 0")
+        self.window_seconds = window_seconds
         super().__init__(**kwargs)
 
     def setup(self):
-        self.settings = config.load(BatchSettings).check()
+        self.settings = BatchSettings.resolve(self.window_seconds)
         self.batch_max = self.settings.batch_max
         self.prefetch = 2 * self.batch_max  # one batch being written, the next one filling
         service = self.container.service_name
