@@ -7,7 +7,6 @@ where the outcome (message, or ApiError status/code/message/field) must be the s
 import copy
 import importlib
 import json
-from datetime import datetime, timezone
 
 import pytest
 from google.protobuf import json_format, message_factory, timestamp_pb2
@@ -16,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.gateway import convert
+from support.proto_messages import filled, json_values
 from services.gateway.convert import from_json, to_json
 from services.gateway.errors import ApiError
 
@@ -100,68 +100,6 @@ def all_types():
 
 
 TYPES = all_types()
-INTS = {FieldDescriptor.TYPE_INT32: (-2**31, 2**31 - 1), FieldDescriptor.TYPE_SINT32: (-2**31, 2**31 - 1),
-        FieldDescriptor.TYPE_SFIXED32: (-2**31, 2**31 - 1), FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1),
-        FieldDescriptor.TYPE_FIXED32: (0, 2**32 - 1), FieldDescriptor.TYPE_INT64: (-2**63, 2**63 - 1),
-        FieldDescriptor.TYPE_SINT64: (-2**63, 2**63 - 1), FieldDescriptor.TYPE_SFIXED64: (-2**63, 2**63 - 1),
-        FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1), FieldDescriptor.TYPE_FIXED64: (0, 2**64 - 1)}
-instants = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1),
-                        timezones=st.just(timezone.utc))
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=8),
-                         st.floats(allow_nan=False, allow_infinity=False))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
-
-
-def scalar(field):
-    if field.type in INTS:
-        return st.integers(*INTS[field.type])
-    if field.type == FieldDescriptor.TYPE_DOUBLE:
-        return st.floats()
-    if field.type == FieldDescriptor.TYPE_FLOAT:
-        return st.floats(width=32)
-    if field.type == FieldDescriptor.TYPE_BOOL:
-        return st.booleans()
-    if field.type == FieldDescriptor.TYPE_STRING:
-        return st.text(max_size=20)
-    if field.type == FieldDescriptor.TYPE_BYTES:
-        return st.binary(max_size=20)
-    if field.type == FieldDescriptor.TYPE_ENUM:  # known names and unknown numbers
-        return st.sampled_from([v.number for v in field.enum_type.values] + [999, -7])
-    raise AssertionError(f"no strategy for {field.full_name}")
-
-
-@st.composite
-def filled(draw, descriptor, depth=0):
-    message = message_factory.GetMessageClass(descriptor)()
-    if descriptor.full_name == "google.protobuf.Timestamp":
-        message.FromDatetime(draw(instants))
-        return message
-    if descriptor.full_name == "google.protobuf.Struct":
-        message.update(draw(st.dictionaries(st.text(max_size=6), json_values, max_size=3)))
-        return message
-    for field in descriptor.fields:
-        if depth > 3 or not draw(st.booleans()):
-            continue
-        target = getattr(message, field.name)
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            key_field, value_field = field.message_type.fields
-            for _ in range(draw(st.integers(0, 3))):
-                key = draw(scalar(key_field))
-                if value_field.message_type is not None:
-                    target[key].CopyFrom(draw(filled(value_field.message_type, depth + 1)))
-                else:
-                    target[key] = draw(scalar(value_field))
-            continue
-        for _ in range(draw(st.integers(0, 3)) if field.is_repeated else 1):
-            value = draw(filled(field.message_type, depth + 1) if field.message_type else scalar(field))
-            if field.is_repeated:
-                target.add().CopyFrom(value) if field.message_type is not None else target.append(value)
-            elif field.message_type is not None:
-                target.CopyFrom(value)  # sets it even when empty: presence must show in the JSON
-            else:
-                setattr(message, field.name, value)
-    return message
 
 
 def outcome(build):
