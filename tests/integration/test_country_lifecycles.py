@@ -11,24 +11,18 @@ import itertools
 import random
 import time
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
-import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
 from stdnum.uy import rut
 
 from concilia.chassis.clock import FileClock
 from concilia.chassis.country import load_pack
 from concilia.chassis.grpc_client import bearer
-from concilia.company_registry.v1 import company_registry_pb2 as rpb
-from concilia.company_registry.v1 import company_registry_pb2_grpc
 from concilia.complaint.v1 import complaint_pb2 as pb
-from concilia.complaint.v1 import complaint_pb2_grpc
-from support.actors import Actors
 from support.ids import new_cnpj, new_cpf, new_cuit
-from support.complaints import EventQueue, rpc_error
+from support.complaints import EventQueue, World, rpc_error
 
 pytestmark = pytest.mark.integration
 MEETING = "https://reuniones.example.org/audiencia"
@@ -91,25 +85,20 @@ authorities:
 """
 
 
-class Country:
-    """One running stack under one pack: accounts, companies, stubs, the clock and its events."""
+class Country(World):
+    """The World of one running stack under one pack, with its clock and its events."""
 
     def __init__(self, stack, code: str, packs_dir, clock: FileClock, person_id, company_id):
-        self.stack, self.clock = stack, clock
+        super().__init__(stack, jurisdiction=code, new_company_id=company_id, new_person_id=person_id)
+        self.clock = clock
         self.pack = load_pack(code, packs_dir)
-        self.new_person_id, self.new_company_id = person_id, company_id
-        self.actors = Actors(stack)
-        self.complaints = complaint_pb2_grpc.ComplaintServiceStub(grpc.insecure_channel(stack.addr("complaint")))
-        self.registry = company_registry_pb2_grpc.CompanyRegistryServiceStub(
-            grpc.insecure_channel(stack.addr("company_registry")))
-        self.engine = sa.create_engine(stack.database_urls["complaint"].replace("postgresql://",
-                                                                              "postgresql+psycopg://"))
-        self.national = self.manager(code)
+        with self.pack.taxonomy_file.open(encoding="utf-8") as handle:
+            self.row = next(csv.DictReader(handle))
         self.events = EventQueue(stack.amqp_uri)
 
     def close(self) -> None:
         self.events.close()
-        self.engine.dispose()
+        super().close()
 
     def set_local(self, *args) -> None:
         self.clock.set(datetime(*args, tzinfo=self.pack.zone).astimezone(timezone.utc))
@@ -117,39 +106,17 @@ class Country:
     def local(self, *args) -> datetime:
         return datetime(*args, tzinfo=self.pack.zone)
 
-    def manager(self, jurisdiction: str) -> str:
-        return self.actors.create("manager", jurisdiction=jurisdiction)[1]
-
-    def consumer(self) -> str:
-        return self.actors.create("consumer", national_id=self.new_person_id())[1]
-
-    def company(self, trade_name: str) -> tuple[str, str]:
-        """(company id, agent token) of an active participant already in the complaint replica."""
-        with self.pack.taxonomy_file.open(encoding="utf-8") as handle:
-            self.row = next(csv.DictReader(handle))
-        company = self.registry.ApplyForAdhesion(rpb.ApplyForAdhesionRequest(
-            tax_id=self.new_company_id(), legal_name=trade_name, trade_name=trade_name,
-            segment_code=self.row["segment_code"], terms_accepted=True), timeout=10).company
-        self.registry.ApproveAdhesion(rpb.ApproveAdhesionRequest(company_id=company.id),
-                                      metadata=bearer(self.national), timeout=10)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with self.engine.connect() as connection:
-                if connection.execute(sa.text("SELECT status FROM companies WHERE id = :id"),
-                                      {"id": company.id}).scalar() == "active":
-                    return company.id, self.actors.create("company_agent", company_id=company.id)[1]
-            time.sleep(0.1)
-        raise AssertionError("the company never reached the complaint replica")
+    def participant(self, trade_name: str) -> tuple[str, str]:
+        """(company id, agent token) of an active participant in the pack's first segment."""
+        company_id = self.company(trade_name, segment_code=self.row["segment_code"])
+        return company_id, self.agent(company_id)
 
     def file(self, consumer: str, company_id: str, region: str, city: str) -> pb.Complaint:
         row = self.row
-        return self.complaints.FileComplaint(pb.FileComplaintRequest(
-            company_id=company_id, taxonomy=pb.Taxonomy(
-                segment_code=row["segment_code"], area=row["area"], subject=row["subject"],
-                problem_group=row["problem_group"], problem=row["problem"]),
-            purchase_channel="Internet", contacted_company_first=True, description="Cobro duplicado",
-            desired_outcome="Reintegro", region_code=region, city=city), metadata=bearer(consumer),
-            timeout=10).complaint
+        return super().file(consumer, company_id, taxonomy=pb.Taxonomy(
+            segment_code=row["segment_code"], area=row["area"], subject=row["subject"],
+            problem_group=row["problem_group"], problem=row["problem"]), description="Cobro duplicado",
+            desired_outcome="Reintegro", region_code=region, city=city)
 
     def get(self, token: str, complaint_id: str) -> pb.Complaint:
         return self.complaints.GetComplaint(pb.GetComplaintRequest(complaint_id=complaint_id),
@@ -195,9 +162,9 @@ def country(start_stack, tmp_path):
 
 def test_brazil_counts_calendar_days_and_has_no_hearing(country):
     br = country("BR", new_cpf, new_cnpj)
-    company, agent = br.company("Banco Brasil Teste")
-    consumer = br.consumer()
-    manager_sp = br.manager("BR-SP")
+    company, agent = br.participant("Banco Brasil Teste")
+    _, consumer = br.consumer()
+    manager_sp = br.staff("manager", "BR-SP")
     br.set_local(2026, 3, 2, 10, 0)  # Monday
     complaint = br.file(consumer, company, "BR-SP", "Campinas")
     assert complaint.answer_deadline.ToDatetime(tzinfo=timezone.utc) == br.local(2026, 3, 13)  # 10 calendar days
@@ -221,16 +188,16 @@ def test_brazil_counts_calendar_days_and_has_no_hearing(country):
     assert finalised["resolution"] == "not_resolved" and "hearing_outcome" not in finalised
     error = rpc_error(lambda: br.complaints.ScheduleHearing(pb.ScheduleHearingRequest(
         complaint_id=complaint.id, scheduled_at=stamp(br.local(2026, 3, 10, 10)), meeting_url=MEETING),
-        metadata=bearer(br.national), timeout=10))
+        metadata=bearer(br.manager), timeout=10))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
 def test_argentina_business_days_municipal_routing_and_the_hearing_path(country):
     ar = country("AR", new_dni, new_cuit)
-    company, agent = ar.company("Telefónica Test")
-    consumer = ar.consumer()
-    province = ar.manager("AR-B")
-    cordoba = ar.manager("AR-X")
+    company, agent = ar.participant("Telefónica Test")
+    _, consumer = ar.consumer()
+    province = ar.staff("manager", "AR-B")
+    cordoba = ar.staff("manager", "AR-X")
     ar.set_local(2026, 3, 13, 10, 0)  # Friday
     complaint = ar.file(consumer, company, "AR-B", "Mar del Plata")
     # 10 business days, Tuesday 24 March (Día de la Memoria) skipped: the last day is Monday 30 March.
@@ -297,8 +264,8 @@ def test_argentina_business_days_municipal_routing_and_the_hearing_path(country)
 
 def test_uruguay_an_unanswered_complaint_goes_to_a_hearing(country):
     uy = country("UY", new_uy_ci, new_uy_rut)
-    company, _ = uy.company("Antel Test")
-    consumer = uy.consumer()
+    company, _ = uy.participant("Antel Test")
+    _, consumer = uy.consumer()
     uy.set_local(2026, 3, 23, 10, 0)  # Monday before Semana de Turismo
     complaint = uy.file(consumer, company, "UY-MO", "Montevideo")
     assert complaint.authority_id == "adc"  # one national authority
@@ -315,10 +282,10 @@ def test_uruguay_an_unanswered_complaint_goes_to_a_hearing(country):
     uy.set_local(2026, 4, 15, 9, 0)
     uy.complaints.ScheduleHearing(pb.ScheduleHearingRequest(
         complaint_id=complaint.id, scheduled_at=stamp(uy.local(2026, 4, 20, 14)), meeting_url=MEETING),
-        metadata=bearer(uy.national), timeout=10)
+        metadata=bearer(uy.manager), timeout=10)
     uy.set_local(2026, 4, 20, 15, 0)
     done = uy.complaints.RecordHearingOutcome(pb.RecordHearingOutcomeRequest(
-        complaint_id=complaint.id, outcome=pb.HEARING_OUTCOME_NO_SHOW), metadata=bearer(uy.national),
+        complaint_id=complaint.id, outcome=pb.HEARING_OUTCOME_NO_SHOW), metadata=bearer(uy.manager),
         timeout=10).complaint
     assert (done.status, done.resolution, done.answered) == (
         pb.COMPLAINT_STATUS_FINALISED_EVALUATED, pb.RESOLUTION_NOT_RESOLVED, False)
@@ -335,9 +302,9 @@ def test_a_fictional_fourth_country_runs_the_lifecycle_from_files_alone(country,
     (folder / "taxonomy.csv").write_text("segment_code,segment,area,subject,problem_group,problem\n"
                                          "retail,Retail,Shops,Clothes,Delivery,Never delivered\n", encoding="utf-8")
     xr = country("XR", new_dni, lambda: new_cuit("30"), packs_dir=packs)
-    company, agent = xr.company("Strelsau Stores")
-    consumer = xr.consumer()
-    office = xr.manager("XR-S")
+    company, agent = xr.participant("Strelsau Stores")
+    _, consumer = xr.consumer()
+    office = xr.staff("manager", "XR-S")
     xr.set_local(2026, 7, 10, 10, 0)  # Friday
     complaint = xr.file(consumer, company, "XR-S", "Strelsau")
     # 5 business days: 13 July, (14 is Founders' Day), 15, 16, 17, 20 -> end of Monday 20 July.

@@ -75,21 +75,27 @@ def rpc_error(call) -> grpc.RpcError:
 class World:
     """Accounts of every role, companies in the registry, and stubs, on one running stack."""
 
-    def __init__(self, stack):
+    def __init__(self, stack, jurisdiction: str = "BR", new_company_id=new_cnpj, new_person_id=None):
+        """jurisdiction: the national manager's (`self.manager`); new_company_id / new_person_id:
+        makers of valid ids for the stack's country (default: Brazilian CNPJ; the Actors' CPF)."""
         self.stack = stack
+        self.new_company_id, self.new_person_id = new_company_id, new_person_id
         self.actors = Actors(stack)
         self.complaints = complaint_pb2_grpc.ComplaintServiceStub(grpc.insecure_channel(stack.addr("complaint")))
         self.registry = company_registry_pb2_grpc.CompanyRegistryServiceStub(
             grpc.insecure_channel(stack.addr("company_registry")))
         self.engine = sa.create_engine(stack.database_urls["complaint"].replace("postgresql://",
                                                                               "postgresql+psycopg://"))
-        _, self.manager = self.actors.create("manager", jurisdiction="BR")
+        _, self.manager = self.actors.create("manager", jurisdiction=jurisdiction)
 
-    def company(self, trade_name: str = "Banco Alfa", group_name: str = "") -> str:
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def company(self, trade_name: str = "Banco Alfa", group_name: str = "", segment_code: str = SEGMENT) -> str:
         """An active participating company, already in the complaint service's replica."""
         company = self.registry.ApplyForAdhesion(rpb.ApplyForAdhesionRequest(
-            tax_id=new_cnpj(), legal_name=f"{trade_name} S.A.", trade_name=trade_name, segment_code=SEGMENT,
-            group_name=group_name, terms_accepted=True), timeout=10).company
+            tax_id=self.new_company_id(), legal_name=f"{trade_name} S.A.", trade_name=trade_name,
+            segment_code=segment_code, group_name=group_name, terms_accepted=True), timeout=10).company
         self.registry.ApproveAdhesion(rpb.ApproveAdhesionRequest(company_id=company.id),
                                       metadata=bearer(self.manager), timeout=10)
         self.wait_replica(company.id, "active")
@@ -112,7 +118,9 @@ class World:
         raise AssertionError(f"company {company_id} never became {status} in the complaint replica")
 
     def consumer(self) -> tuple[str, str]:
-        account, token = self.actors.create("consumer")
+        """(account id, access token) of a new consumer."""
+        ids = {"national_id": self.new_person_id()} if self.new_person_id else {}
+        account, token = self.actors.create("consumer", **ids)
         return account.id, token
 
     def agent(self, company_id: str) -> str:
