@@ -1,6 +1,8 @@
 """concilia.chassis.grpc_client.make_channel against a real in-process grpcio server: every unary call
 gets the default deadline unless it brings its own, errors keep their status code, and each call is
-counted once in the client RED metrics with its outcome."""
+counted once in the client RED metrics with its outcome; a peer back after an outage is called
+again within the reconnection bound."""
+import time
 from concurrent import futures
 
 import grpc
@@ -28,12 +30,17 @@ def _handlers():
         "Count": grpc.unary_stream_rpc_method_handler(count)})
 
 
-@pytest.fixture(scope="module")
-def address():
+def serve(port: int = 0) -> tuple[grpc.Server, int]:
     server = grpc.server(futures.ThreadPoolExecutor(4))
     server.add_generic_rpc_handlers((_handlers(),))
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
+    return server, port
+
+
+@pytest.fixture(scope="module")
+def address():
+    server, port = serve()
     yield f"127.0.0.1:{port}"
     server.stop(None)
 
@@ -93,3 +100,32 @@ def test_streams_get_the_default_deadline_too(address):
         with pytest.raises(grpc.RpcError) as raised:
             list(channel.unary_stream(f"/{SERVICE}/Count")(b"3", wait_for_ready=True))
     assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_a_peer_back_from_an_outage_is_called_again_within_the_reconnection_bound():
+    # grpc's own backoff would have grown to 4-6 s after 10 s of failures (1 s x 1.6 per attempt),
+    # and calls fail at once until the next attempt: without the bound, the first call to succeed
+    # would most likely come seconds after the peer is back.
+    server, port = serve()
+    with make_channel(f"127.0.0.1:{port}", timeout=0.2, max_reconnect_backoff_ms=300) as channel:
+        call = channel.unary_unary(f"/{SERVICE}/Remaining")
+        call(b"")
+        server.stop(None).wait()
+        down_until = time.monotonic() + 10
+        while time.monotonic() < down_until:
+            with pytest.raises(grpc.RpcError):
+                call(b"")
+            time.sleep(0.05)
+        server, _ = serve(port)
+        back = time.monotonic()
+        try:
+            while True:
+                try:
+                    call(b"")
+                    break
+                except grpc.RpcError as error:
+                    assert error.code() == grpc.StatusCode.UNAVAILABLE
+                    assert time.monotonic() - back < 1.0, "not reconnected within 1 s of the peer's return"
+                    time.sleep(0.02)
+        finally:
+            server.stop(None)

@@ -11,6 +11,10 @@ from prometheus_client import Counter, Histogram
 from .telemetry import spans_exported
 
 DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("GRPC_CLIENT_TIMEOUT_SECONDS", "5"))
+# Longest pause between reconnection attempts to a peer that is down. grpc's default grows to 120 s,
+# and calls fail at once (UNAVAILABLE, the gateway's 503) until the next attempt, so a backend back
+# from a roll-out or a crash could wait minutes for its callers; an attempt every 2 s costs nothing.
+MAX_RECONNECT_BACKOFF_MS = int(os.environ.get("GRPC_CLIENT_MAX_RECONNECT_BACKOFF_MS", "2000"))
 
 CLIENT_HANDLED = Counter("grpc_client_handled_total", "RPCs completed by clients",
                          ["grpc_service", "grpc_method", "grpc_code"])
@@ -109,12 +113,15 @@ class MeteredChannel(grpc.Channel):
         return False
 
 
-def make_channel(address: str, ca_file: str | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> grpc.Channel:
+def make_channel(address: str, ca_file: str | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                 max_reconnect_backoff_ms: int = MAX_RECONNECT_BACKOFF_MS) -> grpc.Channel:
     """A channel to `address` ("host:port"). TLS when `ca_file` (or GRPC_TLS_CA_FILE) is given.
     Client spans (and the trace context they send) only when spans are exported: without an
     exporter nobody sees them, and services then start their own traces (as the gateway's calls do)."""
     ca_file = ca_file or os.environ.get("GRPC_TLS_CA_FILE") or None
-    options = [("grpc.keepalive_time_ms", 30000), ("grpc.max_receive_message_length", 16 * 1024 * 1024)]
+    options = [("grpc.keepalive_time_ms", 30000), ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+               ("grpc.max_reconnect_backoff_ms", max_reconnect_backoff_ms),
+               ("grpc.initial_reconnect_backoff_ms", min(1000, max_reconnect_backoff_ms))]
     if ca_file:
         with open(ca_file, "rb") as handle:
             channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(handle.read()), options=options)
