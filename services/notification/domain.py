@@ -24,7 +24,7 @@ from concilia.chassis.auth import Principal
 from concilia.chassis.country import CountryPack
 from concilia.chassis.db import bulk_insert
 from concilia.chassis.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from concilia.chassis.outbox import consume_batch
+from concilia.chassis.outbox import consume_batch, parse_data
 from concilia.events.v1 import events_pb2 as ev
 
 from . import messages
@@ -297,11 +297,24 @@ class Outcome:
 def handle_complaint_events(session: Session, pack: CountryPack, events, *, now: datetime, email_on: bool,
                             base_url: str = "") -> Outcome:
     """Writes the in-app notifications, queued e-mails and webhook deliveries of complaint events,
-    given as [(envelope, typed data)] already claimed (claim_events) in the same transaction."""
+    given as [(envelope, typed data)] already claimed (claim_events) in the same transaction.
+    Events that reach nobody on one side are kept for the contacts that come later (deliver_late)."""
     directory = Directory(session, pack, [data.complaint for _, data in events])
     plans = [(envelope, data, recipients(directory, envelope["type"], data)) for envelope, data in events]
     directory.load_people(r.account_id for _, _, found in plans for r in found)
     wall_now = datetime.now(timezone.utc)
+    notification_rows, email_rows = _render(directory, pack, plans, now, wall_now, email_on, base_url)
+    bulk_insert(session, m.notifications, notification_rows)
+    bulk_insert(session, m.email_outbox, email_rows)
+    bulk_insert(session, m.unaddressed_events, _unaddressed(directory, events, email_on, wall_now))
+    deliveries = queue_webhook_deliveries(session, [(envelope, data.complaint.company_id) for envelope, data in events],
+                                          wall_now)
+    return Outcome(len(notification_rows), len(email_rows), deliveries)
+
+
+def _render(directory: Directory, pack: CountryPack, plans, now: datetime, wall_now: datetime, email_on: bool,
+            base_url: str) -> tuple[list[dict], list[dict]]:
+    """The notification and e-mail rows of [(envelope, data, recipients)]."""
     notification_rows, email_rows = [], []
     deadlines: dict[tuple, str] = {}  # Babel's date formatting is slow; a batch repeats few (deadline, locale) pairs
     for envelope, data, found in plans:
@@ -328,11 +341,77 @@ def handle_complaint_events(session: Session, pack: CountryPack, events, *, now:
                     notification_id=nid, to_address=contact.email, subject=title[:300],
                     body=messages.render_email(locale, body, name=contact.name, link=link), locale=locale,
                     status="pending", attempts=0, next_attempt_at=wall_now, last_error="", created_at=wall_now))
-    bulk_insert(session, m.notifications, notification_rows)
-    bulk_insert(session, m.email_outbox, email_rows)
-    deliveries = queue_webhook_deliveries(session, [(envelope, data.complaint.company_id) for envelope, data in events],
-                                          wall_now)
-    return Outcome(len(notification_rows), len(email_rows), deliveries)
+    return notification_rows, email_rows
+
+
+# --- contacts that arrive after the events meant for them -------------------------------------
+
+def _unaddressed(directory: Directory, events, email_on: bool, wall_now: datetime) -> list[dict]:
+    """unaddressed_events rows for the events that found no agent of the company, or (with e-mail
+    on) no contact for the consumer: identity's account_created may still be on its way."""
+    rows = []
+    for envelope, data in events:
+        ref, sides = data.complaint, audiences(envelope["type"], data)
+        waiting = []
+        if "company" in sides and ref.company_id and not directory.company_agents(ref):
+            waiting.append("company")
+        if email_on and "consumer" in sides and ref.consumer_id and ref.consumer_id not in directory.contacts:
+            waiting.append("consumer")
+        rows += [dict(event_id=envelope["id"], waiting_for=side, company_id=ref.company_id,
+                      company_group_id=ref.company_group_id, consumer_id=ref.consumer_id,
+                      envelope=json.dumps(envelope, ensure_ascii=False), created_at=wall_now) for side in waiting]
+    return rows
+
+
+def deliver_late(session: Session, pack: CountryPack, accounts, *, now: datetime, email_on: bool,
+                 base_url: str = "") -> Outcome:
+    """Gives contacts just recorded (AccountCreated data) what was kept for their side: company
+    agents the events that reached no agent of their company (or, group-wide agents, of their
+    group), consumers the e-mails of their events that had no address yet. Each kept event is
+    handed to the first contacts of its side and then dropped; rows already written (a consumer's
+    in-app notification) stay as they are."""
+    agents = [a for a in accounts if a.role == "company_agent" and (a.company_id or a.group_id)]
+    consumers = {a.account_id for a in accounts if a.role == "consumer"} if email_on else set()
+    u = m.unaddressed_events.c
+    wanted = []
+    if companies := {a.company_id for a in agents if a.company_id}:
+        wanted.append((u.waiting_for == "company") & u.company_id.in_(companies))
+    if groups := {a.group_id for a in agents if not a.company_id}:
+        wanted.append((u.waiting_for == "company") & u.company_group_id.in_(groups))
+    if consumers:
+        wanted.append((u.waiting_for == "consumer") & u.consumer_id.in_(consumers))
+    if not wanted:
+        return Outcome()
+    kept = session.execute(sa.select(m.unaddressed_events).where(sa.or_(*wanted))
+                           .order_by(u.created_at, u.event_id)).all()
+    if not kept:
+        return Outcome()
+    plans = []
+    for row in kept:
+        envelope = json.loads(row.envelope)
+        data = parse_data(envelope, COMPLAINT_EVENTS[envelope["type"]])
+        if row.waiting_for == "consumer":
+            found = [Recipient(row.consumer_id, "consumer")]
+        else:
+            found = [Recipient(a.account_id, "company") for a in agents
+                     if a.company_id == row.company_id or (not a.company_id and a.group_id == row.company_group_id)]
+        plans.append((envelope, data, found))
+    directory = Directory(session, pack, [data.complaint for _, data, _ in plans])
+    directory.load_people(r.account_id for _, _, found in plans for r in found)
+    notification_rows, email_rows = _render(directory, pack, plans, now, datetime.now(timezone.utc), email_on,
+                                            base_url)
+    for table, rows in ((m.notifications, notification_rows), (m.email_outbox, email_rows)):
+        if rows:
+            session.execute(_insert(session, table).values(rows).on_conflict_do_nothing())
+    session.execute(m.unaddressed_events.delete().where(
+        sa.tuple_(u.event_id, u.waiting_for).in_([(row.event_id, row.waiting_for) for row in kept])))
+    return Outcome(len(notification_rows), len(email_rows), 0)
+
+
+def prune_unaddressed(session: Session, older_than: datetime) -> int:
+    """Drops kept events nobody came for within the retention."""
+    return session.execute(m.unaddressed_events.delete().where(
+        m.unaddressed_events.c.created_at < older_than)).rowcount
 
 
 def handle_complaint_event(session: Session, pack: CountryPack, envelope: dict, data, *, now: datetime,

@@ -64,6 +64,26 @@ notifications = sa.Table(
     sa.Index("ix_notifications_inbox", "account_id", "created_at"),
 )
 
+# Complaint events that reached nobody on one side: no agent of the company was known yet, or
+# (with e-mail on) the consumer's contact was not. account_created comes from identity on a queue of
+# its own and can arrive after the complaint's events (identity's worker down or behind). The first
+# contacts recorded for that side get the notifications and e-mails then (domain.deliver_late);
+# rows older than UNADDRESSED_RETENTION are pruned.
+unaddressed_events = sa.Table(
+    "unaddressed_events", metadata,
+    sa.Column("event_id", Id, primary_key=True),
+    sa.Column("waiting_for", sa.String(10), primary_key=True),  # company | consumer
+    sa.Column("company_id", Id, nullable=False, server_default=""),
+    sa.Column("company_group_id", Id, nullable=False, server_default=""),
+    sa.Column("consumer_id", Id, nullable=False, server_default=""),
+    sa.Column("envelope", sa.Text, nullable=False),  # the event as received (JSON)
+    sa.Column("created_at", Instant, nullable=False),
+    sa.Index("ix_unaddressed_events_company", "company_id"),
+    sa.Index("ix_unaddressed_events_group", "company_group_id"),
+    sa.Index("ix_unaddressed_events_consumer", "consumer_id"),
+    sa.Index("ix_unaddressed_events_created", "created_at"),
+)
+
 # One row per e-mail to send; drained by the worker. Same key as its notification (Message-ID).
 email_outbox = sa.Table(
     "email_outbox", metadata,

@@ -35,6 +35,9 @@ class WorkerSettings:
         "WEBHOOKS_ALLOW_INSECURE_LOOPBACK", False, help="deliver to loopback hosts (tests and local development only)")
     public_base_url: str = env("PUBLIC_BASE_URL", "", help="gateway URL used for links in e-mails")
     batch_size: int = env("NOTIFICATION_SEND_BATCH", 100, help="e-mails / webhook calls per timer tick")
+    unaddressed_retention_hours: float = env(
+        "NOTIFICATION_UNADDRESSED_RETENTION_HOURS", 24.0,
+        help="how long an event that found no agent of its company (or no consumer address) waits for one")
 
     @property
     def email_enabled(self) -> bool:

@@ -11,7 +11,7 @@ redelivers events that claim_events then drops.
 """
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from google.protobuf import json_format
 from nameko.extensions import DependencyProvider
@@ -79,11 +79,15 @@ def apply_events(session, runtime: Runtime, items) -> None:
             seen.add(envelope["id"])
             fresh.append((event_type, envelope, data))
     now = datetime.now(timezone.utc)
-    domain.record_contacts(session, [d for t, _, d in fresh if t == "account_created"], now)
+    settings = runtime.settings
+    accounts = [d for t, _, d in fresh if t == "account_created"]
+    domain.record_contacts(session, accounts, now)
     domain.record_companies(session, [d for t, _, d in fresh if t == "company_adhered"], now)
+    if accounts:  # events that came before these contacts and found nobody on their side
+        domain.deliver_late(session, runtime.pack, accounts, now=runtime.clock.now(),
+                            email_on=settings.email_enabled, base_url=settings.public_base_url)
     complaints = [(e, d) for t, e, d in fresh if t in domain.COMPLAINT_EVENTS]
     if complaints:
-        settings = runtime.settings
         domain.handle_complaint_events(session, runtime.pack, complaints, now=runtime.clock.now(),
                                        email_on=settings.email_enabled, base_url=settings.public_base_url)
 
@@ -131,3 +135,6 @@ class NotificationWorker:
     @timer(interval=retention.PRUNE_INTERVAL_SECONDS)
     def prune_processed_events(self):
         retention.prune_processed_events(self.db, models.processed_events)
+        cutoff = datetime.now(timezone.utc) - timedelta(hours=self.runtime.settings.unaddressed_retention_hours)
+        with self.db.transaction() as session:
+            domain.prune_unaddressed(session, cutoff)

@@ -172,8 +172,8 @@ def new_id():
     return str(uuid.uuid4())
 
 
-def account(uri, role, locale, company_id=""):
-    account_id = new_id()
+def account(uri, role, locale, company_id="", account_id=None):
+    account_id = account_id or new_id()
     email = f"{account_id[:12]}@people.test"
     publish(uri, envelope("account_created", "identity", ev.AccountCreated(
         account_id=account_id, role=role, name="Maria Teste", email=email, locale=locale, company_id=company_id), "BR"))
@@ -309,6 +309,30 @@ def test_only_subscribed_event_types_are_delivered(stack, db, receiver, own_vhos
     eventually(lambda: Receiver.calls_to(path))
     time.sleep(0.5)
     assert [json.loads(c["body"])["type"] for c in Receiver.calls_to(path)] == ["complaint_answered"]
+
+
+def test_contacts_whose_account_event_comes_after_the_complaint_still_hear_of_it(stack, db, smtp, own_vhost):
+    # identity's events travel on their own queue: when identity's worker is down or behind, a
+    # complaint against a new company (or by a new consumer) reaches this worker first.
+    _, sink = smtp
+    company, consumer = new_id(), new_id()
+    body = filed(consumer, company)
+    publish(own_vhost, body)
+
+    def inbox(account_id):
+        with db.transaction() as s:
+            return s.scalars(sa.select(m.notifications.c.event_id).where(m.notifications.c.account_id == account_id)).all()
+    eventually(lambda: inbox(consumer) == [body["id"]])  # the consumer's entry; no address for an e-mail yet
+    agent, agent_email = account(own_vhost, "company_agent", "en", company_id=company)
+    _, consumer_email = account(own_vhost, "consumer", "en", account_id=consumer)
+
+    eventually(lambda: sink.to(agent_email) and sink.to(consumer_email))
+    assert inbox(agent) == [body["id"]] and inbox(consumer) == [body["id"]]
+    (to_agent,) = sink.to(agent_email)
+    assert str(make_header(decode_header(to_agent["Subject"]))).startswith("New complaint")
+    with db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(m.unaddressed_events)
+                        .where(m.unaddressed_events.c.event_id == body["id"])) == 0
 
 
 def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing_but_recognisably(stack, db, smtp, receiver, own_vhost):

@@ -161,6 +161,80 @@ def test_filed_complaint_reaches_the_company_agents_and_the_consumer_in_their_la
     assert emails[rows[consumer].id].body.startswith("Hello, Ana Test.")
 
 
+def kept(session):
+    return sorted((r.event_id, r.waiting_for) for r in session.execute(sa.select(m.unaddressed_events)))
+
+
+def account_created(account_id, role, company_id="", group_id="", locale="en"):
+    return ev.AccountCreated(account_id=account_id, role=role, name="Late Comer", email=f"{account_id[:8]}@late.test",
+                             locale=locale, company_id=company_id, group_id=group_id)
+
+
+def test_events_that_reach_nobody_on_a_side_wait_for_the_first_contacts_of_that_side(db):
+    # identity's account_created travels on its own queue: the complaint's events can come first.
+    company, consumer = new_id(), new_id()
+    with db.transaction() as s:
+        domain.record_company(s, ev.CompanyAdhered(company_id=company, trade_name="Loja Tardia"), NOW)
+        body, data = filed_event(consumer, company)
+        outcome = domain.handle_complaint_event(s, BR, body, data, now=NOW, email_on=True)
+        assert (outcome.notifications, outcome.emails) == (1, 0)  # the consumer's inbox entry only
+        assert kept(s) == [(body["id"], "company"), (body["id"], "consumer")]
+    agent, latecomer = new_id(), new_id()
+    with db.transaction() as s:
+        accounts = [account_created(agent, "company_agent", company_id=company),
+                    account_created(consumer, "consumer", locale="pt-BR"),
+                    account_created(new_id(), "company_agent", company_id=new_id())]  # another company's
+        domain.record_contacts(s, accounts, NOW)
+        late = domain.deliver_late(s, BR, accounts, now=NOW + timedelta(minutes=5), email_on=True)
+        assert (late.notifications, late.emails) == (2, 2)
+        assert kept(s) == []
+        # Handed to the first contacts of a side only: an agent recorded later gets nothing more.
+        accounts = [account_created(latecomer, "company_agent", company_id=company)]
+        domain.record_contacts(s, accounts, NOW)
+        assert domain.deliver_late(s, BR, accounts, now=NOW, email_on=True) == domain.Outcome()
+    with db.transaction() as s:
+        rows = {r.account_id: r for r in s.execute(sa.select(m.notifications))}
+        emails = {r.notification_id: r for r in s.execute(sa.select(m.email_outbox))}
+    assert set(rows) == {consumer, agent}  # the consumer's entry was not written twice
+    assert rows[agent].title.startswith("New complaint") and "March 14, 2024" in rows[agent].body
+    assert rows[agent].created_at == NOW + timedelta(minutes=5)
+    assert set(emails) == {rows[agent].id, rows[consumer].id}
+    assert emails[rows[consumer].id].to_address == f"{consumer[:8]}@late.test"
+    assert emails[rows[consumer].id].subject.startswith("Reclamação")  # the consumer's language, now known
+    assert "Loja Tardia" in emails[rows[consumer].id].body
+
+
+def test_a_group_wide_agent_gets_the_events_of_its_groups_companies_only(db):
+    company, group, other = new_id(), new_id(), new_id()
+    with db.transaction() as s:
+        consumer = add_contact(s, "consumer")
+        mine = filed_event(consumer, company, group)
+        theirs = filed_event(consumer, other, new_id())
+        domain.handle_complaint_events(s, BR, [mine, theirs], now=NOW, email_on=False)
+        assert kept(s) == sorted([(mine[0]["id"], "company"), (theirs[0]["id"], "company")])
+        group_agent = new_id()
+        accounts = [account_created(group_agent, "company_agent", group_id=group)]
+        domain.record_contacts(s, accounts, NOW)
+        domain.deliver_late(s, BR, accounts, now=NOW, email_on=False)
+        assert kept(s) == [(theirs[0]["id"], "company")]
+        assert s.scalars(sa.select(m.notifications.c.event_id).where(
+            m.notifications.c.account_id == group_agent)).all() == [mine[0]["id"]]
+
+
+def test_without_email_nothing_waits_for_the_consumer_and_old_kept_events_are_pruned(db):
+    with db.transaction() as s:
+        add_contact(s, "company_agent", company_id=(company := new_id()))
+        body, data = filed_event(new_id(), company)
+        domain.handle_complaint_event(s, BR, body, data, now=NOW, email_on=False)
+        assert kept(s) == []  # the inbox entry was written; there is no e-mail to send later
+        old, new = filed_event(new_id(), new_id()), filed_event(new_id(), new_id())
+        domain.handle_complaint_events(s, BR, [old], now=NOW, email_on=False)
+        s.execute(m.unaddressed_events.update().values(created_at=NOW - timedelta(days=2)))
+        domain.handle_complaint_events(s, BR, [new], now=NOW, email_on=False)
+        assert domain.prune_unaddressed(s, NOW - timedelta(days=1)) == 1
+        assert kept(s) == [(new[0]["id"], "company")]
+
+
 def test_preferences_silence_emails_but_not_the_inbox(db):
     company = new_id()
     with db.transaction() as s:
