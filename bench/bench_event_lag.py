@@ -374,6 +374,9 @@ def replay(args, work: Path) -> dict:
         tracker = LagTracker(stack.database_urls["metrics"],
                              "SELECT company_id FROM companies WHERE company_id = ANY(%s)",
                              args.poll_ms / 1000).start()
+        # The relay's part of the lag: when each probe's company_adhered reached the broker.
+        tap = BrokerTap(stack.amqp_uri, "company_registry.events", "company_adhered",
+                        lambda body: body["data"]["company_id"]).start()
         env = {**os.environ, "CONCILIA_CLOCK_FILE": str(clock), "BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
                "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD}
         for service in ("identity", "company_registry", "complaint", "metrics"):
@@ -443,15 +446,25 @@ def replay(args, work: Path) -> dict:
                 process.wait(30)
         missing = tracker.drain(args.drain_timeout)
         tracker.stop()
+        tap.stop()
         result = json.loads(output[0]) if output and output[0].strip() else {}
         drive_over = marks.get("drive_over", ended)
-        figures = {"drive": tracker.summary(marks["drive"], drive_over),
-                   "settle": tracker.summary(drive_over, ended),
-                   "all": tracker.summary(marks["drive"], ended)}
-        for name, window in (("drive", drive_over - marks["drive"]), ("settle", ended - drive_over),
-                             ("all", ended - marks["drive"])):
-            figures[name]["events_per_second"] = figures[name]["events"] / window if window > 0 else 0
-            figures[name]["seconds"] = round(window, 1)
+        windows = {"drive": (marks["drive"], drive_over), "settle": (drive_over, ended), "all": (marks["drive"], ended)}
+        if args.samples:
+            with tracker.lock:
+                rows = sorted((s["sent"] - marks["drive"], s["returned"] - s["sent"], s["seen"] - s["returned"],
+                               tap.arrived.get(s["key"], float("nan")) - s["returned"]) for s in tracker.samples)
+            Path(args.samples).write_text("sent_s,call_ms,lag_ms,to_broker_ms\n" + "".join(
+                f"{sent:.4f},{call * 1000:.2f},{lag * 1000:.2f},{broker * 1000:.2f}\n"
+                for sent, call, lag, broker in rows))
+        figures = {}
+        for name, (start, end) in windows.items():
+            figures[name] = tracker.summary(start, end)
+            with tracker.lock:
+                chosen = [s for s in tracker.samples if start <= s["sent"] < end]
+            figures[name]["to_broker_ms"] = percentiles(tap.lag_ms(chosen, "key"))
+            figures[name]["events_per_second"] = figures[name]["events"] / (end - start) if end > start else 0
+            figures[name]["seconds"] = round(end - start, 1)
         complaints = count_rows(stack.database_urls["complaint"], "complaints")
         figures.update(
             files=[Path(f).name for f in files], replay_exit_code=process.returncode, probe_errors=counts["errors"],
@@ -485,7 +498,8 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, default=60.0,
                         help="seconds to wait for the last events to become visible (default 60)")
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--samples", help="steady: also write each event's send time, call time and lag (CSV)")
+    parser.add_argument("--samples", help="also write each event's (steady) or probe's (replay) send time, call "
+                                          "time, lag and relay part (CSV; with --part both, the replay's)")
     args = parser.parse_args()
     if args.rate <= 0 or args.seconds <= 0 or args.consumers < 1 or args.poll_ms <= 0 or args.probe_interval <= 0:
         parser.error("--rate, --seconds, --poll-ms and --probe-interval must be positive, --consumers at least 1")
