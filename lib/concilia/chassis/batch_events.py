@@ -19,9 +19,10 @@ Contract (what keeps "nothing lost" true):
   queue nameko's @event_handler declares for a method `on_<type>`, which is what these handlers
   were called, so deployed queues and their backlog carry over.
 - Batches: at most EVENT_BATCH_MAX events. The first one waits the batch window for others
-  (EVENT_BATCH_WINDOW_SECONDS when set, else the handler's `window_seconds`, else 5 ms), then for the handler's previous batch to finish; whatever arrived meanwhile joins
-  (group commit). Per queue, 2 x EVENT_BATCH_MAX messages may be unacknowledged (the prefetch), so
-  the next batch fills while one is being written. Batches of one handler run one at a time.
+  (EVENT_BATCH_WINDOW_SECONDS when set, else the handler's `window_seconds`, else 5 ms), then
+  for the handler's previous batch to finish; whatever arrived meanwhile joins (group commit).
+  Per queue, 2 x EVENT_BATCH_MAX messages may be unacknowledged (the prefetch), so the next
+  batch fills while one is being written. Batches of one handler run one at a time.
 - Acks: every message of a batch is acked only after the method returned, i.e. after its
   transaction committed (one `multiple` ack when the batch holds the channel's oldest deliveries).
 - Failure: a failed batch is never acked. A batch of several events is split in two halves that
