@@ -1,7 +1,7 @@
 """Settings of the notification api and worker (environment variables, see docs/developing.md)."""
 from dataclasses import dataclass
 
-from concilia.chassis.config import env
+from concilia.chassis.config import ConfigError, env
 from concilia.chassis.service import ApiSettings
 
 
@@ -38,6 +38,11 @@ class WorkerSettings:
     unaddressed_retention_hours: float = env(
         "NOTIFICATION_UNADDRESSED_RETENTION_HOURS", 24.0,
         help="how long an event that found no agent of its company (or no consumer address) waits for one")
+
+    def check(self) -> "WorkerSettings":
+        if self.unaddressed_retention_hours <= 0:
+            raise ConfigError("NOTIFICATION_UNADDRESSED_RETENTION_HOURS must be positive")
+        return self
 
     @property
     def email_enabled(self) -> bool:

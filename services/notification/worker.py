@@ -58,7 +58,7 @@ class Runtime(DependencyProvider):
     """Settings, country pack, platform clock and the two senders, built once per process."""
 
     def setup(self):
-        self.settings = config.load(WorkerSettings)
+        self.settings = config.load(WorkerSettings).check()
         self.pack = load_pack(self.settings.country)
         self.clock = clock_from_env()
         self.email = EmailSender(self.settings)

@@ -449,3 +449,15 @@ def test_a_batch_with_one_bad_event_commits_nothing_and_its_good_events_commit_w
     with pytest.raises(sa.exc.IntegrityError), db.transaction() as s:
         apply_events(s, runtime, [("complaint_filed", bad[0], bad[1])])
     assert handled() == {good[0]["id"]}  # the bad one stays unacknowledged, to be redelivered
+
+
+def test_the_retention_of_kept_events_must_be_positive():
+    from concilia.chassis import config
+    from concilia.chassis.config import ConfigError
+    from services.notification.settings import WorkerSettings
+    environ = {"DATABASE_URL": "sqlite://"}
+    assert config.load(WorkerSettings, environ).check().unaddressed_retention_hours == 24.0
+    for bad in ("0", "-1"):
+        with pytest.raises(ConfigError):
+            config.load(WorkerSettings, {**environ, "NOTIFICATION_UNADDRESSED_RETENTION_HOURS": bad}).check()
+
