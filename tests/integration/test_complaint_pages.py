@@ -108,7 +108,9 @@ class Browser:
         self.type("#email", email)
         self.type("#password", password)
         self.click("form button[type=submit]")
-        self.find("header nav")
+        # The signed-in page (it has the sign-out form): "header nav" alone is on the login page too,
+        # and an open() issued before the login's redirect lands would be overtaken by it.
+        self.find("form[action$='/logout']")
 
     def close(self) -> None:
         requests.delete(self.session, timeout=30)
