@@ -400,9 +400,8 @@ def deliver_late(session: Session, pack: CountryPack, accounts, *, now: datetime
     directory.load_people(r.account_id for _, _, found in plans for r in found)
     notification_rows, email_rows = _render(directory, pack, plans, now, datetime.now(timezone.utc), email_on,
                                             base_url)
-    for table, rows in ((m.notifications, notification_rows), (m.email_outbox, email_rows)):
-        if rows:
-            session.execute(_insert(session, table).values(rows).on_conflict_do_nothing())
+    bulk_insert(session, m.notifications, notification_rows, conflict="ON CONFLICT DO NOTHING")
+    bulk_insert(session, m.email_outbox, email_rows, conflict="ON CONFLICT DO NOTHING")
     session.execute(m.unaddressed_events.delete().where(
         sa.tuple_(u.event_id, u.waiting_for).in_([(row.event_id, row.waiting_for) for row in kept])))
     return Outcome(len(notification_rows), len(email_rows), 0)
