@@ -73,8 +73,12 @@ class Process:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
+        # A process group of its own (a terminal's Ctrl-C reaches only the devstack, which stops
+        # the children in order), in the devstack's session: Linux gives every busy session an
+        # equal CPU share, and ten sessions starved the one database they all wait on
+        # (docs/adr/0017-local-stack-process-group.md).
         self.popen = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                      cwd=REPO, start_new_session=True)
+                                      cwd=REPO, process_group=0)
         log.close()
 
     @property

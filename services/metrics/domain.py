@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from concilia.chassis import outbox
 from concilia.chassis.country import CountryPack
-from concilia.chassis.db import bulk_insert, delete_many
+from concilia.chassis.db import Writes
 from concilia.chassis.errors import InvalidArgument, NotFound
 from concilia.events.v1 import events_pb2
 from concilia.opendata import Accumulator, Complaint, get_formula
@@ -190,8 +190,8 @@ def finalised_row(data: dict, pack: CountryPack, segments: Segments) -> dict:
     }
 
 
-def add_to_aggregates(session: Session, rows: list[dict]) -> None:
-    """Adds finalised complaints (complaints rows, already inserted) to the aggregates, the
+def add_to_aggregates(writes: Writes, rows: list[dict]) -> None:
+    """Adds finalised complaints (complaints rows, new ones only) to the aggregates, the
     answer-time counts and the company names; one upsert statement per table."""
     if not rows:
         return
@@ -199,10 +199,10 @@ def add_to_aggregates(session: Session, rows: list[dict]) -> None:
     combos = Counter((r["finalised_month"], r["company_id"], r["segment_code"], r["region_code"],
                       r["answered"], r["evaluation"], r["score"], r["answer_days"]) for r in rows)
     companies = {r["company_id"]: (r["company_name"], r["segment_code"]) for r in rows}
-    add_combinations(session, combos, companies)
+    add_combinations(writes, combos, companies)
 
 
-def add_combinations(session: Session, combos: Counter, companies: dict) -> None:
+def add_combinations(writes: Writes, combos: Counter, companies: dict) -> None:
     """combos: Counter of (month, company_id, segment_code, region_code, answered, evaluation,
     score, answer_days); companies: {company_id: (name, segment_code)}."""
     deltas: dict[tuple, Accumulator] = {}
@@ -221,32 +221,39 @@ def add_combinations(session: Session, combos: Counter, companies: dict) -> None
     # Sorted keys: concurrent workers lock aggregate rows in the same order (no deadlocks).
     values = [{"dimension": d, "key": k, "month": mo, **{c: getattr(acc, c) for c in m.COUNTERS}}
               for (d, k, mo), acc in sorted(deltas.items())]
-    bulk_insert(session, m.aggregates, values, _adding("aggregates", "dimension, key, month", m.COUNTERS))
-    bulk_insert(session, m.answer_times,
-                [{"segment_code": s, "days": d, "complaints": n} for (s, d), n in sorted(answer_times.items())],
-                _adding("answer_times", "segment_code, days", ["complaints"]))
-    upsert_companies(session, {cid: name for cid, (name, _s) in companies.items()},
+    writes.insert(m.aggregates, values, _adding("aggregates", "dimension, key, month", m.COUNTERS))
+    writes.insert(m.answer_times,
+                  [{"segment_code": s, "days": d, "complaints": n} for (s, d), n in sorted(answer_times.items())],
+                  _adding("answer_times", "segment_code, days", ["complaints"]))
+    upsert_companies(writes, {cid: name for cid, (name, _s) in companies.items()},
                      {cid: seg for cid, (_n, seg) in companies.items()})
 
 
-def upsert_companies(session: Session, names: dict, segments: dict) -> None:
+def upsert_companies(writes: Writes, names: dict, segments: dict) -> None:
     if not names:
         return
-    bulk_insert(session, m.companies,
-                [{"company_id": cid, "name": names[cid][:500], "segment_code": (segments.get(cid) or "")[:80]}
-                 for cid in sorted(names)],
-                "ON CONFLICT (company_id) DO UPDATE SET name = excluded.name, segment_code = excluded.segment_code "
-                "WHERE (companies.name, companies.segment_code) IS DISTINCT FROM (excluded.name, excluded.segment_code)")
+    writes.insert(m.companies,
+                  [{"company_id": cid, "name": names[cid][:500], "segment_code": (segments.get(cid) or "")[:80]}
+                   for cid in sorted(names)],
+                  "ON CONFLICT (company_id) DO UPDATE SET name = excluded.name, segment_code = excluded.segment_code "
+                  "WHERE (companies.name, companies.segment_code) IS DISTINCT FROM (excluded.name, excluded.segment_code)")
 
 
-def insert_complaints(session: Session, rows: list[dict]) -> list[dict]:
-    """Inserts new complaints rows and returns those that were new (a complaint counts once)."""
-    if not rows:
-        return []
-    unique = {row["complaint_id"]: row for row in rows}
-    inserted = set(bulk_insert(session, m.complaints, [unique[k] for k in sorted(unique)],
-                               "ON CONFLICT (complaint_id) DO NOTHING", "complaint_id"))
-    return [row for cid, row in unique.items() if cid in inserted]
+def insert_complaints(writes: Writes, rows: dict[str, dict]) -> list:
+    """Queues the insert of complaints rows ({complaint_id: row}); after `writes.send()` the list
+    returned holds the ids of those that were new (a complaint counts once)."""
+    return writes.insert(m.complaints, [rows[k] for k in sorted(rows)],
+                         "ON CONFLICT (complaint_id) DO NOTHING", "complaint_id")
+
+
+@dataclass
+class Effects:
+    """What a batch of new events changes: finalised complaints ({id: complaints row}), live SLA
+    state ({id: open_complaints row}) and company names and segments from company_adhered."""
+    finalised: dict
+    live: dict
+    names: dict
+    company_segments: dict
 
 
 class Ingestor:
@@ -257,7 +264,13 @@ class Ingestor:
         self.segments = segments or Segments.from_pack(pack)
 
     def ingest(self, session: Session, envelopes: Iterable[dict]) -> int:
-        """Returns how many events were new. Redelivered events (seen ids) change nothing."""
+        """Returns how many events were new. Redelivered events (seen ids) change nothing.
+
+        On PostgreSQL the batch is first written as if every event and every finalised complaint
+        were new (what a redelivery-free stream is): the claim of the event ids, the effects and
+        their checks go in one round trip (`Writes`). When the claim or the complaints insert
+        finds one already there, that attempt is rolled back to its savepoint and the batch is
+        written again from the ids actually claimed: two more round trips, only then."""
         by_id = {}
         for envelope in envelopes:
             event_id = envelope.get("id") if isinstance(envelope, dict) else None
@@ -267,14 +280,36 @@ class Ingestor:
                             str(envelope.get("type"))[:64] if isinstance(envelope, dict) else "?")
                 continue
             by_id.setdefault(event_id[:36], envelope)  # processed_events.event_id is 36 long
+        if not by_id:
+            return 0
+        writes = Writes(session)
+        if writes.pipelined:
+            effects = self.effects(by_id.values())
+            writes.execute("SAVEPOINT ingest_as_new")
+            claimed = outbox.claim_batch(writes, m.processed_events, CONSUMER, list(by_id))
+            inserted = insert_complaints(writes, effects.finalised)
+            self._apply(writes, effects, list(effects.finalised.values()))
+            writes.send()
+            if len(claimed) == len(by_id) and len(inserted) == len(effects.finalised):
+                return len(by_id)
+            session.execute(sa.text("ROLLBACK TO SAVEPOINT ingest_as_new"))
         fresh_ids = consume_batch(session, list(by_id))
-        fresh = [by_id[i] for i in by_id if i in fresh_ids]
-        finalised, live, names, company_segments = [], {}, {}, {}
-        for envelope in fresh:
+        effects = self.effects(by_id[i] for i in by_id if i in fresh_ids)
+        inserted = insert_complaints(writes, effects.finalised)
+        writes.send()
+        self._apply(writes, effects, [effects.finalised[i] for i in inserted])
+        writes.send()
+        return len(fresh_ids)
+
+    def effects(self, envelopes: Iterable[dict]) -> Effects:
+        """Reads new events into their effects; a malformed event is logged and has none."""
+        finalised, live, names, company_segments = {}, {}, {}, {}
+        for envelope in envelopes:
             kind = envelope.get("type")
             try:
                 if kind == "complaint_finalised":
-                    finalised.append(finalised_row(envelope.get("data") or {}, self.pack, self.segments))
+                    row = finalised_row(envelope.get("data") or {}, self.pack, self.segments)
+                    finalised[row["complaint_id"]] = row
                 elif kind == "company_adhered":
                     data = _parse(envelope, events_pb2.CompanyAdhered)
                     if data.company_id:
@@ -297,15 +332,19 @@ class Ingestor:
             except (BadEvent, ValueError, TypeError, AttributeError) as error:
                 # A malformed event would fail forever: record it as handled and say so.
                 log.warning("skipped malformed %s event %s: %s", kind, envelope.get("id"), error)
-        add_to_aggregates(session, insert_complaints(session, finalised))
-        upsert_companies(session, names, company_segments)
-        # Finalised complaints leave the live state; the live upsert below skips them, so an
-        # earlier event of theirs that arrives late (another queue) cannot bring them back.
-        for row in finalised:
-            live.pop(row["complaint_id"], None)
-        delete_many(session, m.open_complaints, "complaint_id", [row["complaint_id"] for row in finalised])
-        _apply_live(session, live)
-        return len(fresh)
+        # Finalised complaints leave the live state; the live upsert skips them, so an earlier
+        # event of theirs that arrives late (another queue) cannot bring them back.
+        for complaint_id in finalised:
+            live.pop(complaint_id, None)
+        return Effects(finalised, live, names, company_segments)
+
+    @staticmethod
+    def _apply(writes: Writes, effects: Effects, new_finalised: list[dict]) -> None:
+        """Queues the effects' writes; only `new_finalised` complaints add to the aggregates."""
+        add_to_aggregates(writes, new_finalised)
+        upsert_companies(writes, effects.names, effects.company_segments)
+        writes.delete(m.open_complaints, "complaint_id", sorted(effects.finalised))
+        _apply_live(writes, effects.live)
 
 
 def _parse(envelope: dict, message_class):
@@ -345,19 +384,17 @@ def _live_row(live: dict, complaint_id: str, segment_code: str, **changes) -> No
             row[name] = row[name] or value
 
 
-def _apply_live(session: Session, live: dict) -> None:
+def _apply_live(writes: Writes, live: dict) -> None:
     """Upserts the live SLA state. Flags only ever turn on (OR) and counters only add up (each event
     is applied once), so arrival order never matters."""
-    if not live:
-        return
-    bulk_insert(session, m.open_complaints, [live[k] for k in sorted(live)],
-                where="NOT EXISTS (SELECT 1 FROM complaints AS c WHERE c.complaint_id = r.complaint_id)",
-                conflict="ON CONFLICT (complaint_id) DO UPDATE SET "
-                "segment_code = COALESCE(NULLIF(excluded.segment_code, ''), open_complaints.segment_code), "
-                "answer_deadline = COALESCE(excluded.answer_deadline, open_complaints.answer_deadline), "
-                + ", ".join([f"{flag} = open_complaints.{flag} OR excluded.{flag}"
-                             for flag in ("filed", "answered", "unanswered", "closed")]
-                            + [f"{count} = open_complaints.{count} + excluded.{count}" for count in LIVE_COUNTERS]))
+    writes.insert(m.open_complaints, [live[k] for k in sorted(live)],
+                  where="NOT EXISTS (SELECT 1 FROM complaints AS c WHERE c.complaint_id = r.complaint_id)",
+                  conflict="ON CONFLICT (complaint_id) DO UPDATE SET "
+                  "segment_code = COALESCE(NULLIF(excluded.segment_code, ''), open_complaints.segment_code), "
+                  "answer_deadline = COALESCE(excluded.answer_deadline, open_complaints.answer_deadline), "
+                  + ", ".join([f"{flag} = open_complaints.{flag} OR excluded.{flag}"
+                               for flag in ("filed", "answered", "unanswered", "closed")]
+                              + [f"{count} = open_complaints.{count} + excluded.{count}" for count in LIVE_COUNTERS]))
 
 
 # --- reading -------------------------------------------------------------------------------------

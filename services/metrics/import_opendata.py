@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 import sqlalchemy as sa
 
 from concilia.chassis.country import load_pack
-from concilia.chassis.db import Database, migrate
+from concilia.chassis.db import Database, Writes, migrate
 from concilia.opendata import Complaint, FormatError, Reader
 from concilia.opendata import layout as L
 
@@ -158,7 +158,9 @@ class Importer:
                     count += len(columns[0])
                     if self.progress is not None:
                         self.progress.update(len(columns[0]))
-            add_combinations(session, combos, companies)
+            writes = Writes(session)
+            add_combinations(writes, combos, companies)
+            writes.send()
             session.execute(m.imports.insert().values(
                 sha256=sha, file_name=os.path.basename(path)[:300], rows=count,
                 rejected=len(self.reader.rejections) - rejected_before,

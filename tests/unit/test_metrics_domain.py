@@ -160,6 +160,33 @@ def test_events_give_the_same_aggregates_as_the_import_and_duplicates_change_not
     assert by_events == by_import
 
 
+def test_a_batch_with_seen_events_or_complaints_applies_only_the_new_ones(database):
+    """The first attempt writes a batch as if all of it were new; an event id already claimed, or
+    a complaint already counted under another event id, sends it down the careful path."""
+    records = read_records([JULY])[0][:40]
+    envelopes = [finalised_envelope(r, f"c-{i}") for i, r in enumerate(records)]
+    refused = _live("complaint_refused", events_pb2.ComplaintRefused(
+        complaint=events_pb2.ComplaintRef(complaint_id="open-1", company_id="co")))
+    ingestor = Ingestor(PACK, SEGMENTS)
+    with database.transaction() as session:
+        assert ingestor.ingest(session, envelopes[:20] + [refused]) == 21
+    # 10 redelivered events and 10 new ones; a redelivered refusal (a counter) and 5 new ones.
+    with database.transaction() as session:
+        assert ingestor.ingest(session, envelopes[10:30]) == 10
+    with database.transaction() as session:
+        assert ingestor.ingest(session, [refused] + envelopes[30:35]) == 5
+    # A new event id finalising complaint c-0 again, with 5 new ones.
+    again = finalised_envelope(records[0], "c-0")
+    with database.transaction() as session:
+        assert ingestor.ingest(session, [again] + envelopes[35:]) == 6
+    from concilia.opendata import aggregate_records
+    _same(Metrics(database, PACK).indicators("national", "")["indicators"],
+          aggregate_records(records).indicators(PACK.formula_version))
+    assert _counts(database)["complaints"] == 40 and _counts(database)["processed_events"] == 42
+    with database.transaction() as session:
+        assert session.execute(sa.select(m.open_complaints.c.refusals)).scalars().all() == [1]
+
+
 def test_malformed_event_is_skipped_and_recorded(database):
     record = read_records([JULY])[0][0]
     bad = finalised_envelope(record, "bad-1")

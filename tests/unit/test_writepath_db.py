@@ -1,5 +1,6 @@
 """concilia.chassis.db on a real PostgreSQL: driver connections in autocommit for single-statement
-writes, the ordinary transactions beside them, and pooled connections checked only after idling."""
+writes, the ordinary transactions beside them, pooled connections checked only after idling, and
+batch writes sent in one round trip (Writes)."""
 import psycopg
 import psycopg.rows
 import pytest
@@ -14,6 +15,7 @@ def url(make_database):
     url = make_database("writepath_db")
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("CREATE TABLE items (id integer PRIMARY KEY)")
+        connection.execute("CREATE TABLE labels (id text PRIMARY KEY)")  # Writes' tests
     return url
 
 
@@ -22,6 +24,7 @@ def database(url):
     database = Database(url, pool_size=2)
     with database.engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM items"))
+        connection.execute(sa.text("DELETE FROM labels"))
     yield database
     database.dispose()
 
@@ -118,3 +121,83 @@ def test_numbered_statements_bind_each_name_once_in_order(database, url):
         chassis_db.execute_numbered(connection, statement, database.engine.dialect, {"b": 10, "a": 3},
                                     psycopg.rows.tuple_row)
     assert ids(url) == [3, 13]
+
+
+LABELS = sa.Table("labels", sa.MetaData(), sa.Column("id", sa.Text, primary_key=True))
+
+
+def labels(url) -> list[str]:
+    with psycopg.connect(url) as connection:
+        return [row[0] for row in connection.execute("SELECT id FROM labels ORDER BY id")]
+
+
+def _queue_claims(writes, first: list[str], second: list[str]):
+    claimed = writes.insert(LABELS, [{"id": i} for i in first], "ON CONFLICT (id) DO NOTHING", returning="id")
+    writes.delete(LABELS, "id", [first[0]])
+    again = writes.insert(LABELS, [{"id": i} for i in second], "ON CONFLICT (id) DO NOTHING", returning="id")
+    return claimed, again
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
+def test_writes_run_in_order_in_the_transaction_and_return_what_they_claimed(database, url, engine, tmp_path):
+    if engine == "sqlite":
+        database = Database(f"sqlite:///{tmp_path}/writes.db")
+        with database.engine.begin() as connection:
+            LABELS.create(connection)
+    with database.transaction() as session:
+        writes = chassis_db.Writes(session)
+        assert writes.pipelined == (engine == "postgresql")
+        claimed, again = _queue_claims(writes, ["a", "b", "c"], ["a", "c", "d"])
+        assert claimed == [] and again == []  # nothing is sent before send()
+        writes.send()
+        # "a" was deleted after its claim, so the second insert claims it again; "c" was not.
+        assert sorted(claimed) == ["a", "b", "c"] and sorted(again) == ["a", "d"]
+        assert sorted(session.execute(sa.select(LABELS.c.id)).scalars()) == ["a", "b", "c", "d"]
+    with database.transaction() as session:
+        assert sorted(session.execute(sa.select(LABELS.c.id)).scalars()) == ["a", "b", "c", "d"]
+    database.dispose()
+
+
+def test_a_failing_write_fails_the_send_and_its_transaction_writes_nothing(database, url):
+    with pytest.raises(psycopg.errors.UniqueViolation) as raised:
+        with database.transaction() as session:
+            writes = chassis_db.Writes(session)
+            writes.insert(LABELS, [{"id": "g"}])
+            writes.insert(LABELS, [{"id": "g"}])  # no ON CONFLICT: a unique violation
+            writes.insert(LABELS, [{"id": "h"}])
+            writes.send()
+    assert isinstance(raised.value, psycopg.errors.UniqueViolation)
+    assert labels(url) == []
+    with database.transaction() as session:  # the pooled connection is usable again
+        writes = chassis_db.Writes(session)
+        writes.insert(LABELS, [{"id": "i"}])
+        writes.send()
+    assert labels(url) == ["i"]
+
+
+def test_a_savepoint_in_the_writes_undoes_only_what_came_after_it(database, url):
+    with database.transaction() as session:
+        writes = chassis_db.Writes(session)
+        writes.insert(LABELS, [{"id": "a"}])
+        writes.execute("SAVEPOINT attempt")
+        writes.insert(LABELS, [{"id": "b"}])
+        writes.send()
+        session.execute(sa.text("ROLLBACK TO SAVEPOINT attempt"))
+        writes.insert(LABELS, [{"id": "c"}])
+        writes.send()
+    assert labels(url) == ["a", "c"]
+
+
+def test_writes_on_a_connection_killed_by_the_server_fail_and_the_next_transaction_gets_a_new_one(database, url):
+    with pytest.raises(psycopg.OperationalError):
+        with database.transaction() as session:
+            backend = session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+            kill(backend, url)
+            writes = chassis_db.Writes(session)
+            writes.insert(LABELS, [{"id": "lost"}])
+            writes.send()
+    with database.transaction() as session:  # the pool did not hand the dead connection back
+        writes = chassis_db.Writes(session)
+        writes.insert(LABELS, [{"id": "kept"}])
+        writes.send()
+    assert labels(url) == ["kept"]

@@ -310,13 +310,10 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict], conflict: s
     if not rows:
         return []
     names = list(rows[0])
-    tail = f" {conflict}" + (f" RETURNING {returning}" if returning else "")
+    tail = _tail(conflict, returning)
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        columns = ", ".join(names)
-        sql = (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
-               f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) AS r"
-               f"{' WHERE ' + where if where else ''}{tail}")
+        sql = _pg_insert_sql(table, names, ":rows", where, tail)
         result = session.execute(sa.text(sql), {"rows": json.dumps(rows, default=_json_value)})
         return list(result.scalars()) if returning else []
     values = ", ".join(f":{n} AS {n}" for n in names)
@@ -332,17 +329,111 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict], conflict: s
     return found
 
 
+def _tail(conflict: str, returning: str) -> str:
+    return f" {conflict}" + (f" RETURNING {returning}" if returning else "")
+
+
+def _pg_insert_sql(table: sa.Table, names: list[str], placeholder: str, where: str, tail: str) -> str:
+    columns = ", ".join(names)
+    return (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+            f"FROM json_populate_recordset(NULL::{table.name}, CAST({placeholder} AS json)) AS r"
+            f"{' WHERE ' + where if where else ''}{tail}")
+
+
+def _pg_delete_sql(table: sa.Table, column: str, placeholder: str) -> str:
+    return f"DELETE FROM {table.name} WHERE {column} IN (SELECT json_array_elements_text(CAST({placeholder} AS json)))"
+
+
 def delete_many(session: Session, table: sa.Table, column: str, values: list) -> None:
     """DELETE rows whose `column` is in `values`; on PostgreSQL with one JSON parameter (an IN
     list is a new statement per length, and parsing it costs more than the delete)."""
     if not values:
         return
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text(f"DELETE FROM {table.name} WHERE {column} IN "
-                                f"(SELECT json_array_elements_text(CAST(:values AS json)))"),
-                        {"values": json.dumps(values)})
+        session.execute(sa.text(_pg_delete_sql(table, column, ":values")), {"values": json.dumps(values)})
     else:
         session.execute(table.delete().where(table.c[column].in_(values)))
+
+
+class Writes:
+    """Batch writes of one transaction sent together. On PostgreSQL they go in psycopg's pipeline
+    mode: every statement, and the BEGIN before them, in one round trip instead of one each. A
+    consumer on a busy machine waits for the database to be scheduled once per round trip, so the
+    number of round trips, not the statements' work, sets how long a batch takes
+    (docs/adr/0009-metrics-group-commit.md). On SQLite each runs by itself, in order.
+
+        writes = Writes(session)
+        claimed = writes.insert(table, rows, "ON CONFLICT DO NOTHING", returning="id")
+        writes.delete(other, "id", ids)
+        writes.send()        # now `claimed` holds the RETURNING values
+
+    The statements run in the order given, in the session's transaction; a failing one fails
+    `send()` and leaves the transaction to be rolled back."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.pipelined = session.get_bind().dialect.name == "postgresql"
+        self._queued: list[tuple] = []
+
+    def insert(self, table: sa.Table, rows: list[dict], conflict: str = "", returning: str = "",
+               where: str = "") -> list:
+        """Queues a `bulk_insert`; returns the list that `send()` fills with the RETURNING values."""
+        found: list = []
+        if rows:
+            self._queued.append(("insert", (table, rows, conflict, returning, where), found))
+        return found
+
+    def delete(self, table: sa.Table, column: str, values: list) -> None:
+        """Queues a `delete_many`."""
+        if values:
+            self._queued.append(("delete", (table, column, values), None))
+
+    def execute(self, sql: str) -> None:
+        """Queues a statement without parameters (SAVEPOINT, say)."""
+        self._queued.append(("sql", (sql,), None))
+
+    def send(self) -> None:
+        queued, self._queued = self._queued, []
+        if not queued:
+            return
+        if not self.pipelined:
+            for kind, args, found in queued:
+                if kind == "insert":
+                    found.extend(bulk_insert(self.session, *args))
+                elif kind == "delete":
+                    delete_many(self.session, *args)
+                else:
+                    self.session.execute(sa.text(args[0]))
+            return
+        bound = self.session.connection()
+        connection = bound.connection.driver_connection
+        cursors = []
+        try:
+            self._pipeline(connection, queued, cursors)
+        except Exception:
+            if connection.broken or connection.closed:
+                bound.invalidate()  # SQLAlchemy did not see it break: the pool must not reuse it
+            raise
+        for cursor, found in cursors:  # the pipeline's end waited for every result
+            if found is not None and cursor.description is not None:  # RETURNING
+                found.extend(row[0] for row in cursor.fetchall())
+            cursor.close()
+
+    @staticmethod
+    def _pipeline(connection, queued: list, cursors: list) -> None:
+        with connection.pipeline():
+            for kind, args, found in queued:
+                cursor = connection.cursor()
+                if kind == "insert":
+                    table, rows, conflict, returning, where = args
+                    cursor.execute(_pg_insert_sql(table, list(rows[0]), "%s", where, _tail(conflict, returning)),
+                                   [json.dumps(rows, default=_json_value)])
+                elif kind == "delete":
+                    table, column, values = args
+                    cursor.execute(_pg_delete_sql(table, column, "%s"), [json.dumps(values)])
+                else:
+                    cursor.execute(args[0])
+                cursors.append((cursor, found))
 
 
 def _json_value(value):

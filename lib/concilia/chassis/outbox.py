@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from . import telemetry
 from .proto_json import dict_to_message, message_to_dict
-from .db import UtcDateTime, bulk_insert
+from .db import UtcDateTime, Writes
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("concilia.outbox")
@@ -414,9 +414,16 @@ def consume_batch(session: Session, processed: sa.Table, consumer: str, event_id
     """consume_once for a batch, in one statement: records every id as handled by `consumer` in the
     caller's transaction and returns the ids not handled before. As in consume_once, the
     primary-key insert makes a concurrent transaction with the same id wait, then skip it."""
+    writes = Writes(session)
+    claimed = claim_batch(writes, processed, consumer, event_ids)
+    writes.send()
+    return set(claimed)
+
+
+def claim_batch(writes: Writes, processed: sa.Table, consumer: str, event_ids) -> list:
+    """consume_batch queued on `writes` (sent with the batch's other statements): after
+    `writes.send()` the list returned holds the ids not handled before."""
     ids = sorted(set(event_ids))  # one order for every writer: two batches sharing ids cannot deadlock
-    if not ids:
-        return set()
     now = datetime.now(timezone.utc)
-    return set(bulk_insert(session, processed, [{"consumer": consumer, "event_id": i, "processed_at": now} for i in ids],
-                           "ON CONFLICT (consumer, event_id) DO NOTHING", "event_id"))
+    return writes.insert(processed, [{"consumer": consumer, "event_id": i, "processed_at": now} for i in ids],
+                         "ON CONFLICT (consumer, event_id) DO NOTHING", "event_id")
