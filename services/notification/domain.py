@@ -203,7 +203,9 @@ def audiences(event_type: str, data) -> tuple[str, ...]:
 class Directory:
     """What a batch needs to know about people and companies, loaded with a few IN queries."""
 
-    def __init__(self, session: Session, pack: CountryPack, refs):
+    def __init__(self, session: Session, pack: CountryPack, refs, with_agents: bool = True):
+        """with_agents=False: the caller knows the recipients already (late delivery); the
+        companies' agents are not looked up."""
         self.session, self.pack = session, pack
         company_ids = {r.company_id for r in refs if r.company_id}
         group_ids = {r.company_group_id for r in refs if r.company_group_id}
@@ -213,7 +215,7 @@ class Directory:
         # Agents of the company, and group-wide agents (no company of their own) of its group.
         self.agents_of_company: dict[str, list[str]] = {}
         self.agents_of_group: dict[str, list[str]] = {}
-        if company_ids or group_ids:
+        if with_agents and (company_ids or group_ids):
             rows = session.execute(sa.select(c.account_id, c.company_id, c.group_id).where(
                 c.role == "company_agent",
                 sa.or_(c.company_id.in_(company_ids), sa.and_(c.company_id == "", c.group_id.in_(group_ids))))
@@ -396,7 +398,7 @@ def deliver_late(session: Session, pack: CountryPack, accounts, *, now: datetime
             found = [Recipient(a.account_id, "company") for a in agents
                      if a.company_id == row.company_id or (not a.company_id and a.group_id == row.company_group_id)]
         plans.append((envelope, data, found))
-    directory = Directory(session, pack, [data.complaint for _, data, _ in plans])
+    directory = Directory(session, pack, [data.complaint for _, data, _ in plans], with_agents=False)
     directory.load_people(r.account_id for _, _, found in plans for r in found)
     notification_rows, email_rows = _render(directory, pack, plans, now, datetime.now(timezone.utc), email_on,
                                             base_url)

@@ -201,6 +201,20 @@ def _wake_up_trigger(db):
             connection.exec_driver_sql(statement)
 
 
+def _until_the_awake_lock_is_free(db, timeout: float = 10.0) -> None:
+    """The server ends a closed connection's session, and its locks, a moment after the client
+    closed it: a commit in that moment still finds the lock held (and the relay's poll, not a
+    NOTIFY, picks its rows up). Waits, as the trigger would see it, until the lock is free."""
+    from concilia.chassis.outbox import RELAY_AWAKE_LOCK
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.engine.connect() as connection:  # rolled back on close: the xact lock goes with it
+            if connection.execute(sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_AWAKE_LOCK}).scalar():
+                return
+        assert time.monotonic() < deadline, "the closed session still holds the awake lock"
+        time.sleep(0.01)
+
+
 def _add_event(db, outbox, source):
     with db.transaction() as session:
         Outbox(outbox, source, "BR").add(session, "company_suspended", events_pb2.CompanySuspended(company_id="w"))
@@ -261,6 +275,7 @@ def test_commits_skip_the_notify_while_the_relay_is_awake(setup):
         holder.hold()
         assert holder.holding
         holder.close()
+        _until_the_awake_lock_is_free(db)
         _add_event(db, outbox, source)
         started = time.monotonic()
         other.wait(30)
