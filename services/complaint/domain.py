@@ -989,17 +989,29 @@ class Complaints:
                  ("consumer_evaluation", WAITING_EVALUATION, c.evaluation_deadline, c.evaluation_reminder_for))
         total = 0
         for kind, status, deadline, reminded_for in kinds:
+            not_reminded = sa.or_(reminded_for.is_(None), reminded_for != deadline)
             while True:
                 with self.db.transaction() as session:
-                    rows = self._claim(session, sa.select(m.complaints).where(
-                        c.status == status, deadline > now, deadline <= now + window,
-                        sa.or_(reminded_for.is_(None), reminded_for != deadline)).order_by(deadline), batch_size)
-                    if rows:  # one statement each for the batch: a sweep can remind thousands
-                        session.execute(m.complaints.update().where(c.id.in_([row.id for row in rows]))
-                                        .values({reminded_for.name: deadline}))
-                        session.connection().execute(self.outbox.insert, [
-                            self._reminder(row, kind, getattr(row, deadline.name), now) for row in rows])
-                total += len(rows)
+                    # Read without locking and build the reminders first: only the UPDATE below
+                    # locks the rows, so an answer or an evaluation of one of them waits for that
+                    # statement and the commit, not for the batch's work (which held them for
+                    # 0.5-0.8 s under the replay load). One statement each: a sweep can remind
+                    # thousands.
+                    rows = session.execute(sa.select(m.complaints).where(
+                        c.status == status, deadline > now, deadline <= now + window, not_reminded)
+                        .order_by(deadline).limit(batch_size)).all()
+                    if rows:
+                        due = {row.id: getattr(row, deadline.name) for row in rows}
+                        built = {row.id: self._reminder(row, kind, due[row.id], now) for row in rows}
+                        # Marked only if still waiting for the same deadline and not reminded
+                        # (an answer, a new deadline or another worker came first: not sent).
+                        marked = set(session.scalars(m.complaints.update().where(
+                            sa.tuple_(c.id, deadline).in_(list(due.items())), c.status == status, not_reminded)
+                            .values({reminded_for.name: deadline}).returning(c.id)))
+                        reminders = [built[i] for i in due if i in marked]
+                        if reminders:
+                            session.connection().execute(self.outbox.insert, reminders)
+                        total += len(reminders)
                 if len(rows) < batch_size:
                     break
         return total

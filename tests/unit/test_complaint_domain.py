@@ -369,6 +369,26 @@ def test_one_sweep_reminds_every_due_complaint_of_its_own_deadline_across_batche
     assert len(events(db, "deadline_reminder")) == len(due) + len(later)
 
 
+def test_a_complaint_answered_while_the_sweep_builds_its_reminder_is_not_reminded(rules, db, pack, clock):
+    """The reminder sweep reads without locking (answers must not wait for its batch): an answer
+    committed between its read and its update wins, and no reminder goes out for that complaint."""
+    adhere(rules)
+    first = rules.file(CONSUMER, filing(pack))["complaint"]
+    second = rules.file(CONSUMER, filing(pack))["complaint"]
+    clock.instant = first.answer_deadline - timedelta(days=1)
+    build = rules._reminder
+
+    def answer_first_then_build(row, *args):
+        if row.id == first.id and not rules.get(CONSUMER, first.id)["complaint"].answered:
+            rules.answer(AGENT, first.id, "Answered while the sweep was busy.")  # its own transaction
+        return build(row, *args)
+
+    rules._reminder = answer_first_then_build
+    assert rules.sweep()["reminders"] == 1
+    assert [r["data"]["complaint"]["complaint_id"] for r in events(db, "deadline_reminder")] == [second.id]
+    assert rules.get(CONSUMER, first.id)["complaint"].answered
+
+
 def test_the_sweep_sends_reminders_then_marks_unanswered_then_finalises_not_evaluated(rules, db, pack, clock):
     adhere(rules)
     complaint = rules.file(CONSUMER, filing(pack))["complaint"]
