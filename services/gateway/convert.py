@@ -1,14 +1,13 @@
 """Protobuf <-> JSON for the REST API: proto field names, enums as short lowercase words
 (ROLE_CONSUMER -> "consumer", COMPLAINT_STATUS_WAITING_COMPANY -> "waiting_company")."""
 import functools
-import re
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 
 from flask import request
 
-from concilia.chassis.proto_json import message_to_dict
+from concilia.chassis.proto_json import dict_to_message, message_to_dict
 
 from .errors import ApiError
 
@@ -42,73 +41,6 @@ def to_json(message) -> dict:
     return message_to_dict(message, with_defaults=True, enum_name=enum_to_word)
 
 
-# from_json builds the message directly from a body whose every value is one ParseDict would take
-# unchanged (its type check below); anything else goes to ParseDict, so its errors and edge
-# cases (camelCase names, base64, timestamps, floats, nulls, out-of-range numbers...) stay its own.
-_SURROGATE = re.compile("[\ud800-\udfff]")  # paired ones too: protobuf refuses to encode them
-_INT_RANGES = {FieldDescriptor.CPPTYPE_INT32: (-2**31, 2**31), FieldDescriptor.CPPTYPE_UINT32: (0, 2**32),
-               FieldDescriptor.CPPTYPE_INT64: (-2**63, 2**63), FieldDescriptor.CPPTYPE_UINT64: (0, 2**64),
-               FieldDescriptor.CPPTYPE_ENUM: (-2**31, 2**31)}
-_MAX_DEPTH = 32  # ParseDict refuses nesting deeper than 100
-
-
-def _is_text(value, _depth) -> bool:
-    return type(value) is str and (value.isascii() or not _SURROGATE.search(value))
-
-
-def _is_bool(value, _depth) -> bool:
-    return type(value) is bool
-
-
-def _value_check(field: FieldDescriptor):
-    """A check that a JSON value is one ParseDict takes unchanged for one item of the field; None
-    for the fields left to ParseDict (bytes, floats, maps, oneofs, well-known messages...)."""
-    if field.containing_oneof is not None:
-        return None
-    if field.cpp_type == FieldDescriptor.CPPTYPE_STRING:
-        return _is_text if field.type == FieldDescriptor.TYPE_STRING else None
-    if field.cpp_type == FieldDescriptor.CPPTYPE_BOOL:
-        return _is_bool
-    if field.cpp_type == FieldDescriptor.CPPTYPE_ENUM and field.enum_type.is_closed:
-        return None
-    if field.cpp_type in _INT_RANGES:
-        low, high = _INT_RANGES[field.cpp_type]
-        return lambda value, _depth: type(value) is int and low <= value < high
-    if field.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE:
-        message = field.message_type
-        if message.GetOptions().map_entry or message.file.package == "google.protobuf":
-            return None
-        return lambda value, depth: type(value) is dict and depth < _MAX_DEPTH and _fits(message, value, depth + 1)
-    return None
-
-
-@functools.lru_cache(maxsize=None)
-def _field_checks(descriptor) -> dict:
-    """Proto field name -> check of its JSON value, for the fields from_json may set directly."""
-    checks = {}
-    by_json_name = {f.json_name: f for f in descriptor.fields}
-    for field in descriptor.fields:
-        check = _value_check(field)
-        # ParseDict looks a key up as a json_name first: the key must lead it to this very field.
-        if check is None or by_json_name.get(field.name, field) is not field:
-            continue
-        checks[field.name] = _each(check) if field.is_repeated else check
-    return checks
-
-
-def _each(check):
-    return lambda value, depth: type(value) is list and all(check(item, depth) for item in value)
-
-
-def _fits(descriptor, body: dict, depth: int = 1) -> bool:
-    checks = _field_checks(descriptor)
-    for key, value in body.items():
-        check = checks.get(key)
-        if check is None or not check(value, depth):
-            return False
-    return True
-
-
 @functools.lru_cache(maxsize=None)
 def _enum_fields(descriptor) -> tuple:
     """(name, enum type) of the message's enum fields, whose values the body gives as words."""
@@ -116,18 +48,17 @@ def _enum_fields(descriptor) -> tuple:
 
 
 def from_json(body: dict, message_class, enum_fields: dict | None = None):
-    """Builds a request message from a JSON object; unknown fields are an error (typos show)."""
+    """Builds a request message from a JSON object; unknown fields are an error (typos show).
+    Top-level enums are words; the rest is the JSON mapping, read by the chassis's plan (which
+    leaves anything it does not expect to ParseDict, so results and errors stay ParseDict's)."""
     if not isinstance(body, dict):
         raise ApiError(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
     body = dict(body)
-    descriptor = message_class.DESCRIPTOR
-    for name, enum in _enum_fields(descriptor):
+    for name, enum in _enum_fields(message_class.DESCRIPTOR):
         if name in body:
-            body[name] = word_to_enum(enum, body[name], name)
-    if _fits(descriptor, body):
-        return message_class(**body)
+            body[name] = enum.values_by_number[word_to_enum(enum, body[name], name)].name
     try:
-        return json_format.ParseDict(body, message_class())
+        return dict_to_message(body, message_class, ignore_unknown_fields=False)
     except json_format.ParseError as error:
         raise ApiError(400, "INVALID_ARGUMENT", f"invalid request body: {str(error)[:200]}") from None
 

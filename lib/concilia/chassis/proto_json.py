@@ -199,13 +199,15 @@ def message_to_dict(message: Message, *, with_defaults: bool = False, enum_name:
     return _plan(message.DESCRIPTOR, with_defaults, enum_name)(message)
 
 
-# --- back: event data to messages -------------------------------------------------------------
-# Consumers parse every event's data (what message_to_dict wrote) back into its message. ParseDict
-# walks it in Python with many checks per field; the plan below only checks each value's type and
-# hands the values to the message's constructor (which takes nested dicts, enum names and
-# datetimes itself), about 4 times cheaper per event. Any value the plan does not expect as
-# message_to_dict writes it (camelCase names, numbers for enums, nulls, other timestamp forms,
-# unknown fields...) sends the whole message to ParseDict, so results and errors are its own.
+# --- back: JSON mappings to messages -----------------------------------------------------------
+# Consumers parse every event's data (what message_to_dict wrote) back into its message, and the
+# gateway every request body. ParseDict walks the data in Python with many checks per field; the
+# plan below only checks each value's type and hands the values to the message's constructor (which
+# takes nested dicts, enum names and datetimes itself), about 4 times cheaper. Any value the plan
+# does not expect as message_to_dict writes it (camelCase names, numbers for enums, nulls, other
+# timestamp forms, unknown fields, a field the plan leaves to ParseDict: bytes, floats, maps,
+# oneofs, well-known types other than Timestamp...) sends the whole message to ParseDict, so
+# results and errors are its own.
 
 class _Unplanned(Exception):
     pass
@@ -218,10 +220,11 @@ _UNSIGNED64 = {FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64}
 _INTEGER = re.compile("-?[0-9]+")
 # Timestamp.ToJsonString of a microsecond instant (datetime.fromisoformat takes more forms than ParseDict).
 _INSTANT = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3}|\\.[0-9]{6})?Z")
+_MAX_DEPTH = 32  # deeper bodies go to ParseDict (which refuses nesting over 100) instead of recursing here
 
 
 def _typed(kind: type):
-    def check(value):
+    def check(value, _depth):
         if type(value) is not kind:
             raise _Unplanned
         return value
@@ -229,7 +232,7 @@ def _typed(kind: type):
 
 
 def _ranged(low: int, high: int, as_text: bool):
-    def check(value):
+    def check(value, _depth):
         if as_text and type(value) is str and _INTEGER.fullmatch(value):  # 64-bit integers are JSON strings
             value = int(value)
         if type(value) is not int or not low <= value < high:
@@ -238,7 +241,7 @@ def _ranged(low: int, high: int, as_text: bool):
     return check
 
 
-def _instant(value):
+def _instant(value, _depth):
     if type(value) is not str or not _INSTANT.fullmatch(value):
         raise _Unplanned
     try:
@@ -250,7 +253,7 @@ def _instant(value):
 def _enum_names(enum: EnumDescriptor):
     names = frozenset(value.name for value in enum.values)
 
-    def check(value):
+    def check(value, _depth):
         if type(value) is not str or value not in names:
             raise _Unplanned
         return value
@@ -258,19 +261,32 @@ def _enum_names(enum: EnumDescriptor):
 
 
 def _repeated(check):
-    def each(value):
+    def each(value, depth):
         if type(value) is not list:
             raise _Unplanned
-        return [check(item) for item in value]
+        return [check(item, depth) for item in value]
     return each
 
 
+def _nested(descriptor: Descriptor):
+    def check(value, depth):  # the nested plan is looked up on first use: message types may be recursive
+        if depth >= _MAX_DEPTH:
+            raise _Unplanned
+        return _apply(_parse_plan(descriptor), value, depth + 1)
+    return check
+
+
 def _parse_converter(field: FieldDescriptor):
+    """A check of one JSON value of the field, returning what the constructor takes; None for the
+    fields left to ParseDict."""
+    if field.containing_oneof is not None:
+        return None
     if field.message_type is not None:
         if field.message_type.full_name == _TIMESTAMP:
             return _instant
-        nested = _parse_plan(field.message_type)
-        return None if nested is None else (lambda value: _apply(nested, value))
+        if _well_known(field.message_type) or field.message_type.GetOptions().map_entry:
+            return None
+        return _nested(field.message_type)
     if field.type == FieldDescriptor.TYPE_STRING:
         return _typed(str)
     if field.type == FieldDescriptor.TYPE_BOOL:
@@ -285,21 +301,18 @@ def _parse_converter(field: FieldDescriptor):
 
 
 @functools.lru_cache(maxsize=None)
-def _parse_plan(descriptor: Descriptor) -> dict | None:
-    """Field name -> value check for every field, or None when the message has a field the plan
-    leaves to ParseDict (maps, oneofs, bytes, floats, well-known types other than Timestamp)."""
-    if _well_known(descriptor) or descriptor.GetOptions().map_entry:
-        return None
+def _parse_plan(descriptor: Descriptor) -> dict:
+    """Proto field name -> check of its JSON value, for the fields the plan sets itself: a body that
+    holds any other key (a field left to ParseDict, a JSON name, an unknown field) is ParseDict's."""
     plan = {}
     for field in descriptor.fields:
-        convert = None if field.containing_oneof is not None else _parse_converter(field)
-        if convert is None:
-            return None
-        plan[field.name] = _repeated(convert) if field.is_repeated else convert
+        convert = _parse_converter(field)
+        if convert is not None:
+            plan[field.name] = _repeated(convert) if field.is_repeated else convert
     return plan
 
 
-def _apply(plan: dict, data) -> dict:
+def _apply(plan: dict, data, depth: int = 1) -> dict:
     if type(data) is not dict:
         raise _Unplanned
     values = {}
@@ -307,20 +320,19 @@ def _apply(plan: dict, data) -> dict:
         check = plan.get(name)
         if check is None:
             raise _Unplanned
-        values[name] = check(value)
+        values[name] = check(value, depth)
     return values
 
 
-def dict_to_message(data: dict, message_class: type[Message]) -> Message:
-    """`json_format.ParseDict(data, message_class(), ignore_unknown_fields=True)`, faster for what
-    message_to_dict writes."""
-    plan = _parse_plan(message_class.DESCRIPTOR)
-    if plan is not None:
-        try:
-            return message_class(**_apply(plan, data))
-        except (_Unplanned, ValueError, TypeError):  # the constructor's errors: ParseDict words them
-            pass
-    return json_format.ParseDict(data, message_class(), ignore_unknown_fields=True)
+def dict_to_message(data: dict, message_class: type[Message], *, ignore_unknown_fields: bool = True) -> Message:
+    """`json_format.ParseDict(data, message_class(), ignore_unknown_fields=...)`, faster for what
+    message_to_dict writes (and for request bodies written the same way). ParseDict's ParseError
+    is raised as it would be."""
+    try:
+        return message_class(**_apply(_parse_plan(message_class.DESCRIPTOR), data))
+    except (_Unplanned, ValueError, TypeError):  # the constructor's errors: ParseDict words them
+        pass
+    return json_format.ParseDict(data, message_class(), ignore_unknown_fields=ignore_unknown_fields)
 
 
 __all__ = ["dict_to_message", "message_to_dict"]
