@@ -102,3 +102,33 @@ def altered(draw, data: dict) -> dict:
 def test_altered_event_data_gets_json_formats_result_or_error(message_class, data):
     changed = data.draw(altered(message_to_dict(data.draw(filled(message_class.DESCRIPTOR)))))
     assert outcome(dict_to_message, changed, message_class) == outcome(parse_dict, changed, message_class)
+
+
+def _recursive_node_class():
+    """A message type that holds itself (none of ours does yet; a request body could nest it)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    file = descriptor_pb2.FileDescriptorProto(name="node_test.proto", package="nodetest", syntax="proto3")
+    node = file.message_type.add(name="Node")
+    node.field.add(name="name", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+                   label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    node.field.add(name="child", number=2, type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+                   label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL, type_name=".nodetest.Node")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("nodetest.Node"))
+
+
+def _nested(depth: int) -> dict:
+    body = {"name": "leaf"}
+    for level in range(depth):
+        body = {"name": str(level), "child": body}
+    return body
+
+
+def test_deep_nesting_is_parse_dicts_to_refuse_not_a_recursion_error():
+    Node = _recursive_node_class()
+    shallow = dict_to_message(_nested(5), Node)
+    assert shallow == json_format.ParseDict(_nested(5), Node()) and shallow.child.child.name == "2"
+    assert dict_to_message(_nested(60), Node) == json_format.ParseDict(_nested(60), Node())
+    with pytest.raises(json_format.ParseError, match="too deep"):
+        dict_to_message(_nested(500), Node, ignore_unknown_fields=False)
