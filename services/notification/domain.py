@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from concilia.chassis import i18n
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import CountryPack
-from concilia.chassis.db import bulk_insert
+from concilia.chassis.db import Writes
 from concilia.chassis.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from concilia.chassis.outbox import consume_batch, parse_data
 from concilia.events.v1 import events_pb2 as ev
@@ -306,9 +306,11 @@ def handle_complaint_events(session: Session, pack: CountryPack, events, *, now:
     directory.load_people(r.account_id for _, _, found in plans for r in found)
     wall_now = datetime.now(timezone.utc)
     notification_rows, email_rows = _render(directory, pack, plans, now, wall_now, email_on, base_url)
-    bulk_insert(session, m.notifications, notification_rows)
-    bulk_insert(session, m.email_outbox, email_rows)
-    bulk_insert(session, m.unaddressed_events, _unaddressed(directory, events, email_on, wall_now))
+    writes = Writes(session)  # the batch's three inserts in one round trip
+    writes.insert(m.notifications, notification_rows)
+    writes.insert(m.email_outbox, email_rows)
+    writes.insert(m.unaddressed_events, _unaddressed(directory, events, email_on, wall_now))
+    writes.send()
     deliveries = queue_webhook_deliveries(session, [(envelope, data.complaint.company_id) for envelope, data in events],
                                           wall_now)
     return Outcome(len(notification_rows), len(email_rows), deliveries)
@@ -402,8 +404,10 @@ def deliver_late(session: Session, pack: CountryPack, accounts, *, now: datetime
     directory.load_people(r.account_id for _, _, found in plans for r in found)
     notification_rows, email_rows = _render(directory, pack, plans, now, datetime.now(timezone.utc), email_on,
                                             base_url)
-    bulk_insert(session, m.notifications, notification_rows, conflict="ON CONFLICT DO NOTHING")
-    bulk_insert(session, m.email_outbox, email_rows, conflict="ON CONFLICT DO NOTHING")
+    writes = Writes(session)
+    writes.insert(m.notifications, notification_rows, conflict="ON CONFLICT DO NOTHING")
+    writes.insert(m.email_outbox, email_rows, conflict="ON CONFLICT DO NOTHING")
+    writes.send()
     session.execute(m.unaddressed_events.delete().where(
         sa.tuple_(u.event_id, u.waiting_for).in_([(row.event_id, row.waiting_for) for row in kept])))
     return Outcome(len(notification_rows), len(email_rows), 0)
