@@ -1042,3 +1042,68 @@ class Complaints:
                             .values(changed_at=occurred_at, **values))
         else:
             log.info("ignored an out-of-order company event (older than the replica)")
+
+    # --- erasure on request (LGPD / Ley 25.326; the worker's account_erased handler) ------------
+    def account_erased(self, session, data: ev.AccountErased, occurred_at: datetime) -> tuple[str, ...]:
+        """Erases what an erased consumer account wrote, in the caller's transaction: the texts of its
+        complaints, its messages' texts and its attachments (rows), with one history entry per complaint
+        touched. Statuses, dates and what the indicators count stay. Returns the storage keys (sha256)
+        no attachment references any more: the caller removes them with `remove_content` after the
+        commit, so a rolled-back erasure never leaves rows pointing at removed files. Other roles wrote
+        nothing personal here (messages and history keep only their ids)."""
+        if data.role != "consumer" or not data.account_id:
+            return ()
+        account = data.account_id
+        c, msg, att = m.complaints.c, m.messages.c, m.attachments.c
+        # Locked (in id order) as a transition locks each, so no message, attachment or evaluation
+        # of these complaints can land between the reads below and the writes.
+        rows = session.execute(sa.select(c.id, c.status, c.description, c.desired_outcome, c.evaluation_comment,
+                                         c.idempotency_key).where(c.consumer_id == account).order_by(c.id)
+                               .with_for_update()).all()
+        if not rows:
+            return ()
+        mine = sa.select(c.id).where(c.consumer_id == account)
+        with_messages = set(session.scalars(sa.select(msg.complaint_id).where(
+            msg.complaint_id.in_(mine), msg.author_id == account, msg.text != "")))
+        removed = session.execute(sa.select(att.id, att.complaint_id, att.sha256).where(
+            att.complaint_id.in_(mine), att.uploaded_by == account)).all()
+        with_attachments = {a.complaint_id for a in removed}
+        # Only complaints with something left to erase: a second erasure (redelivery after the
+        # processed_events retention, or another EraseAccount with a new event id) adds no history,
+        # yet still erases what a still-valid access token may have added after the first one.
+        touched = [r for r in rows if r.description or r.desired_outcome or r.evaluation_comment
+                   or r.idempotency_key is not None or r.id in with_messages or r.id in with_attachments]
+        if not touched:
+            return ()
+        ids = [r.id for r in touched]
+        # The key back to NULL, not "": (key, consumer) is unique. request_hash stays.
+        session.execute(m.complaints.update().where(c.id.in_(ids)).values(
+            description="", desired_outcome="", evaluation_comment="", idempotency_key=None))
+        session.execute(m.messages.update().where(msg.complaint_id.in_(ids), msg.author_id == account).values(text=""))
+        if removed:
+            session.execute(m.attachments.delete().where(att.id.in_([a.id for a in removed])))
+        now = self.clock.now()
+        session.connection().execute(INSERT_HISTORY, [
+            self._history_entry(r.id, "personal_data_erased", (account, "consumer"), now, r.status, r.status,
+                                "at the account owner's request") for r in touched])
+        # Content is stored once per sha256: keep what another attachment (anyone's) still uses.
+        keys = {a.sha256 for a in removed}
+        kept = set(session.scalars(sa.select(att.sha256).where(att.sha256.in_(keys)))) if keys else set()
+        return tuple(sorted(keys - kept))
+
+    def remove_content(self, keys: tuple[str, ...]) -> None:
+        """Removes stored attachment content released by `account_erased`, after its transaction
+        committed. Checked again first: the same bytes may have been uploaded (and committed) since.
+        A failure is logged with the keys, not raised: the event is consumed, a retry would not
+        find them again."""
+        if not keys:
+            return
+        try:
+            with self.db.transaction() as session:
+                kept = set(session.scalars(sa.select(m.attachments.c.sha256).where(m.attachments.c.sha256.in_(keys))))
+            for key in keys:
+                if key not in kept:
+                    self.store.delete(key)
+        except Exception:
+            log.exception("erased attachment content not (all) removed; remove those no attachment references: %s",
+                          ", ".join(keys))

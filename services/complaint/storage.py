@@ -16,6 +16,10 @@ class AttachmentStore(Protocol):
     def get(self, sha256: str) -> bytes:
         """The bytes stored under sha256; FileNotFoundError when absent."""
 
+    def delete(self, sha256: str) -> None:
+        """Removes the bytes stored under sha256 (nothing when absent). Callers make sure no
+        attachment row still references them: the same bytes are stored once for every upload."""
+
 
 class LocalFolderStore:
     def __init__(self, folder: str | Path):
@@ -38,3 +42,6 @@ class LocalFolderStore:
 
     def get(self, sha256: str) -> bytes:
         return self._path(sha256).read_bytes()
+
+    def delete(self, sha256: str) -> None:
+        self._path(sha256).unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from datetime import datetime
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from concilia.chassis import retention
+from concilia.chassis import config, retention
 from concilia.chassis.clock import clock_from_env
 from concilia.chassis.country import pack_from_env
 from concilia.chassis.outbox import consume_once
@@ -20,17 +20,22 @@ from concilia.events.v1 import events_pb2 as ev
 
 from . import models
 from .domain import Complaints
+from .settings import WorkerSettings
+from .storage import LocalFolderStore
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("DEADLINE_SWEEP_INTERVAL_SECONDS", "1.0"))
 
 
 class RulesProvider(DependencyProvider):
-    """The complaint rules (domain.Complaints) over this worker's database, pack and clock."""
+    """The complaint rules (domain.Complaints) over this worker's database, pack, clock and the api's
+    attachment store (erasure removes content from it)."""
 
     def setup(self):
         from concilia.chassis.db import Database
-        self.rules = Complaints(Database(os.environ["DATABASE_URL"], pool_size=3), pack_from_env(), clock_from_env())
+        settings = config.load(WorkerSettings)
+        self.rules = Complaints(Database(settings.database_url, pool_size=3), pack_from_env(), clock_from_env(),
+                                LocalFolderStore(settings.attachments_dir))
 
     def get_dependency(self, worker_ctx):
         return self.rules
@@ -72,3 +77,13 @@ class ComplaintWorker:
             if consume_once(session, models.processed_events, "complaint.company_suspended", envelope["id"]):
                 self.rules.company_suspended(session, data, _occurred_at(envelope))
         observe_lag(self.name, "company_suspended", envelope["occurred_at"])
+
+    @event_handler("identity", "account_erased")
+    def on_account_erased(self, body):
+        envelope, data = parse_event(body, ev.AccountErased)
+        keys = ()
+        with self.db.transaction() as session:
+            if consume_once(session, models.processed_events, "complaint.account_erased", envelope["id"]):
+                keys = self.rules.account_erased(session, data, _occurred_at(envelope))
+        self.rules.remove_content(keys)  # only now: the rows that referenced it are gone for good
+        observe_lag(self.name, "account_erased", envelope["occurred_at"])

@@ -26,10 +26,13 @@ ROLE_NAMES = {identity_pb2.Role.Name(v).removeprefix("ROLE_").lower(): v for v i
 def account_message(row: dict) -> identity_pb2.Account:
     created = Timestamp()
     created.FromDatetime(row["created_at"])
-    return identity_pb2.Account(
+    account = identity_pb2.Account(
         id=row["id"], role=ROLE_NAMES[row["role"]], name=row["name"], email=row["email"],
         national_id=row["national_id"] or "", company_id=row["company_id"] or "", group_id=row["group_id"] or "",
         jurisdiction=row["jurisdiction"] or "", locale=row["locale"], created_at=created)
+    if row.get("erased_at"):
+        account.erased_at.FromDatetime(row["erased_at"])
+    return account
 
 
 def token_pair(tokens) -> identity_pb2.TokenPair:
@@ -66,6 +69,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def GetAccount(self, request, context):
         return identity_pb2.GetAccountResponse(
             account=account_message(self.identity.get_account(current_principal(), request.account_id)))
+
+    def EraseAccount(self, request, context):
+        return identity_pb2.EraseAccountResponse(account=account_message(
+            self.identity.erase_account(current_principal(), request.account_id, request.password)))
 
 
 def registry_lookup(address: str):

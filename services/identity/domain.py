@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from concilia.chassis.auth import Principal, TokenSigner
 from concilia.chassis.country import CountryPack
 from concilia.chassis.db import Database
-from concilia.chassis.errors import (AlreadyExists, InvalidArgument, PermissionDenied, ResourceExhausted,
-                                     Unauthenticated, require_text)
+from concilia.chassis.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied,
+                                     ResourceExhausted, Unauthenticated, require_text)
 from concilia.chassis.outbox import Outbox
 from concilia.events.v1 import events_pb2
 
@@ -83,7 +83,8 @@ class Identity:
             raise InvalidArgument("role", f"must be one of {', '.join(CREATORS)}")
         name = require_text("name", new.name, max_length=120)
         email = (new.email or "").strip().lower()
-        if len(email) > 254 or not EMAIL.match(email):
+        # .invalid (RFC 2606) names no mailbox; erased accounts keep such a placeholder address.
+        if len(email) > 254 or not EMAIL.match(email) or email.endswith(".invalid"):
             raise InvalidArgument("email", "is not a valid e-mail address")
         if not 10 <= len(new.password or "") <= 128:
             raise InvalidArgument("password", "must have between 10 and 128 characters")
@@ -161,7 +162,6 @@ class Identity:
         with self.db.transaction() as session:
             row = session.execute(sa.select(accounts).where(accounts.c.id == account_id)).mappings().first()
         if row is None:
-            from concilia.chassis.errors import NotFound
             raise NotFound("no such account")
         row = dict(row)
         if caller.account_id != row["id"] and caller.role != "admin":
@@ -183,6 +183,47 @@ class Identity:
             return False  # another replica won the race
         return True
 
+    def erase_account(self, caller: Principal, account_id: str, password: str) -> dict:
+        """Erases an account's personal data on request (LGPD art. 18, Ley 25.326 art. 16): name,
+        e-mail, national ID and password are blanked, its refresh tokens revoked, and account_erased
+        tells the other services to drop what they keep. The id stays, so complaints keep their
+        history (docs/adr/0018-erasure-on-request.md). The owner confirms with the password (a stolen
+        access token alone must not erase an account); admins erase on a request made elsewhere."""
+        account_id = account_id or caller.account_id
+        own = account_id == caller.account_id
+        if not own and caller.role != "admin":
+            raise PermissionDenied("you can only erase your own account")
+        if own and (not password or len(password) > 128):
+            raise InvalidArgument("password", "confirm with your password")
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            row = session.execute(sa.select(accounts).where(accounts.c.id == account_id)
+                                  .with_for_update()).mappings().first()
+            if row is None:
+                raise NotFound("no such account")
+            if row["role"] == "admin":
+                raise FailedPrecondition("admin accounts cannot be erased")
+            if row["erased_at"] is not None:
+                return dict(row)  # erased already: nothing more to do, nothing to announce again
+            wrong_password = False
+            if own:
+                self._refuse_while_locked(row, now)
+                wrong_password = not self._verify(row["password_hash"], password)
+            if wrong_password:
+                self._count_failure(session, row, now)
+            else:
+                blank = dict(name="", email=f"erased-{row['id']}@erased.invalid", national_id=None,
+                             password_hash="!erased", failed_logins=0, locked_until=None, erased_at=now)
+                session.execute(accounts.update().where(accounts.c.id == row["id"]).values(**blank))
+                session.execute(refresh_tokens.update().where(
+                    (refresh_tokens.c.account_id == row["id"]) & refresh_tokens.c.revoked_at.is_(None))
+                    .values(revoked_at=now))
+                self.outbox.add(session, "account_erased", events_pb2.AccountErased(
+                    account_id=row["id"], role=row["role"]))
+        if wrong_password:  # raised after the commit: the failure counts towards the lockout
+            raise Unauthenticated("wrong password")
+        return {**row, **blank}
+
     # --- credentials -----------------------------------------------------------------------
     def login(self, email: str, password: str) -> tuple[Tokens, dict]:
         email = (email or "").strip().lower()
@@ -194,18 +235,9 @@ class Identity:
             if row is None:
                 self._verify(self._dummy_hash, password)
                 raise Unauthenticated("wrong e-mail or password")
-            locked_until = row["locked_until"]
-            if locked_until and locked_until > now:
-                seconds = int((locked_until - now).total_seconds()) + 1
-                raise ResourceExhausted(f"too many failed logins; try again in {seconds} seconds")
+            self._refuse_while_locked(row, now)
             if not self._verify(row["password_hash"], password):
-                failures = row["failed_logins"] + 1
-                values = {"failed_logins": failures}
-                if failures >= self.lockout_threshold:
-                    # Exponential backoff: each further failure doubles the lock, up to a cap.
-                    seconds = min(self.lockout_base * 2 ** (failures - self.lockout_threshold), self.lockout_max)
-                    values["locked_until"] = now + timedelta(seconds=seconds)
-                session.execute(accounts.update().where(accounts.c.id == row["id"]).values(**values))
+                self._count_failure(session, row, now)
                 failed = True
             else:
                 failed = False
@@ -217,6 +249,22 @@ class Identity:
         if failed:
             raise Unauthenticated("wrong e-mail or password")
         return tokens, dict(row)
+
+    @staticmethod
+    def _refuse_while_locked(row, now: datetime) -> None:
+        locked_until = row["locked_until"]
+        if locked_until and locked_until > now:
+            seconds = int((locked_until - now).total_seconds()) + 1
+            raise ResourceExhausted(f"too many failed logins; try again in {seconds} seconds")
+
+    def _count_failure(self, session: Session, row, now: datetime) -> None:
+        failures = row["failed_logins"] + 1
+        values = {"failed_logins": failures}
+        if failures >= self.lockout_threshold:
+            # Exponential backoff: each further failure doubles the lock, up to a cap.
+            seconds = min(self.lockout_base * 2 ** (failures - self.lockout_threshold), self.lockout_max)
+            values["locked_until"] = now + timedelta(seconds=seconds)
+        session.execute(accounts.update().where(accounts.c.id == row["id"]).values(**values))
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:

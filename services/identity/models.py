@@ -22,6 +22,8 @@ accounts = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locked_until", UtcDateTime(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # Set when the personal data was erased on request (name, e-mail, national ID and password blanked).
+    sa.Column("erased_at", UtcDateTime(), nullable=True),
 )
 
 refresh_tokens = sa.Table(

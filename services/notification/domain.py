@@ -151,21 +151,46 @@ def claim_events(session: Session, consumer: str, event_ids) -> set[str]:
     return consume_batch(session, m.processed_events, consumer, event_ids)
 
 
-def _upsert_many(session: Session, table: sa.Table, key: str, rows: list[dict]) -> None:
+def _upsert_many(session: Session, table: sa.Table, key: str, rows: list[dict], where=None) -> None:
+    """where: a condition on the existing row; when false, the conflicting row is left as it is."""
     if not rows:
         return
     rows = list({row[key]: row for row in rows}.values())  # the last version of each key wins
     statement = _insert(session, table).values(rows)
     statement = statement.on_conflict_do_update(
-        index_elements=[key], set_={c: statement.excluded[c] for c in rows[0] if c != key})
+        index_elements=[key], set_={c: statement.excluded[c] for c in rows[0] if c != key}, where=where)
     session.execute(statement)
 
 
 def record_contacts(session: Session, accounts, now: datetime) -> None:
+    # Never over a tombstone: a late or redelivered account_created of an erased account changes nothing.
     _upsert_many(session, m.contacts, "account_id", [dict(
         account_id=a.account_id, role=a.role, name=a.name[:200], email=a.email[:320],
         locale=normalise_locale(a.locale)[:16], company_id=a.company_id, group_id=a.group_id,
-        jurisdiction=a.jurisdiction, updated_at=now) for a in accounts if a.account_id])
+        jurisdiction=a.jurisdiction, updated_at=now) for a in accounts if a.account_id],
+        where=m.contacts.c.erased_at.is_(None))
+
+
+def erase_accounts(session: Session, accounts, now: datetime) -> None:
+    """Erasure on request (LGPD, Ley 25.326), on identity's account_erased (AccountErased data): drops
+    the accounts' inbox, preferences, e-mails (sent ones too: they hold the address and the texts) and
+    the events kept for them as consumers, and leaves a tombstone in contacts (inserted when the
+    account_created has not arrived yet) that record_contacts never overwrites. Run after the batch's
+    record_contacts, so an account created and erased in one batch ends erased."""
+    rows = [dict(account_id=a.account_id, role=a.role, name="", email="", locale="", company_id="", group_id="",
+                 jurisdiction="", updated_at=now, erased_at=now) for a in accounts if a.account_id]
+    if not rows:
+        return
+    ids = [row["account_id"] for row in rows]
+    n, u = m.notifications.c, m.unaddressed_events.c
+    # E-mails are keyed by their notification's id: they go first.
+    session.execute(m.email_outbox.delete().where(
+        m.email_outbox.c.notification_id.in_(sa.select(n.id).where(n.account_id.in_(ids)))))
+    session.execute(m.notifications.delete().where(n.account_id.in_(ids)))
+    session.execute(m.preferences.delete().where(m.preferences.c.account_id.in_(ids)))
+    session.execute(m.unaddressed_events.delete().where(u.waiting_for == "consumer", u.consumer_id.in_(ids)))
+    # An account erased twice keeps its first erased_at.
+    _upsert_many(session, m.contacts, "account_id", rows, where=m.contacts.c.erased_at.is_(None))
 
 
 def record_companies(session: Session, companies, now: datetime) -> None:
@@ -217,7 +242,7 @@ class Directory:
         self.agents_of_group: dict[str, list[str]] = {}
         if with_agents and (company_ids or group_ids):
             rows = session.execute(sa.select(c.account_id, c.company_id, c.group_id).where(
-                c.role == "company_agent",
+                c.role == "company_agent", c.erased_at.is_(None),
                 sa.or_(c.company_id.in_(company_ids), sa.and_(c.company_id == "", c.group_id.in_(group_ids))))
                 .order_by(c.account_id)).all()
             for row in rows:
@@ -242,7 +267,8 @@ class Directory:
         if jurisdiction not in self._managers:
             c = m.contacts.c
             self._managers[jurisdiction] = list(self.session.scalars(
-                sa.select(c.account_id).where(c.role == "manager", c.jurisdiction == jurisdiction).order_by(c.account_id)))
+                sa.select(c.account_id).where(c.role == "manager", c.jurisdiction == jurisdiction,
+                                              c.erased_at.is_(None)).order_by(c.account_id)))
         return self._managers[jurisdiction]
 
     def load_people(self, account_ids) -> None:
@@ -330,6 +356,8 @@ def _render(directory: Directory, pack: CountryPack, plans, now: datetime, wall_
         link = f"{base_url.rstrip('/')}/complaints/{ref.complaint_id}" if base_url and ref.complaint_id else ""
         for recipient in found:
             contact = directory.contacts.get(recipient.account_id)
+            if contact is not None and contact.erased_at is not None:
+                continue  # erased on request: nobody to notify
             prefs = directory.preferences.get(recipient.account_id)
             locale = choose_locale(pack, prefs.locale if prefs else "", contact.locale if contact else "")
             shown = deadlines.get((deadline, locale))
@@ -359,6 +387,7 @@ def _unaddressed(directory: Directory, events, email_on: bool, wall_now: datetim
         waiting = []
         if "company" in sides and ref.company_id and not directory.company_agents(ref):
             waiting.append("company")
+        # An erased consumer's tombstone is in directory.contacts: nothing waits for them.
         if email_on and "consumer" in sides and ref.consumer_id and ref.consumer_id not in directory.contacts:
             waiting.append("consumer")
         rows += [dict(event_id=envelope["id"], waiting_for=side, company_id=ref.company_id,
@@ -373,7 +402,11 @@ def deliver_late(session: Session, pack: CountryPack, accounts, *, now: datetime
     agents the events that reached no agent of their company (or, group-wide agents, of their
     group), consumers the e-mails of their events that had no address yet. Each kept event is
     handed to the first contacts of its side and then dropped; rows already written (a consumer's
-    in-app notification) stay as they are."""
+    in-app notification) stay as they are. Erased accounts (tombstones) are given nothing."""
+    c = m.contacts.c
+    erased = set(session.scalars(sa.select(c.account_id).where(
+        c.account_id.in_([a.account_id for a in accounts]), c.erased_at.is_not(None))))
+    accounts = [a for a in accounts if a.account_id not in erased]
     agents = [a for a in accounts if a.role == "company_agent" and (a.company_id or a.group_id)]
     consumers = {a.account_id for a in accounts if a.role == "consumer"} if email_on else set()
     u = m.unaddressed_events.c

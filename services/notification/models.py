@@ -16,6 +16,8 @@ Instant = UtcDateTime()
 outbox, processed_events = define_outbox_tables(metadata)
 
 # The contact directory, fed by identity's account_created. Personal data: never log these columns.
+# identity's account_erased leaves a tombstone (erased_at set, every other column but the role blank)
+# so that a late or redelivered account_created cannot bring the data back.
 contacts = sa.Table(
     "contacts", metadata,
     sa.Column("account_id", Id, primary_key=True),
@@ -27,6 +29,7 @@ contacts = sa.Table(
     sa.Column("group_id", Id, nullable=False, server_default=""),
     sa.Column("jurisdiction", sa.String(20), nullable=False, server_default=""),
     sa.Column("updated_at", Instant, nullable=False),
+    sa.Column("erased_at", Instant, nullable=True),
     sa.Index("ix_contacts_role_company", "role", "company_id"),
     sa.Index("ix_contacts_role_group", "role", "group_id"),
 )

@@ -42,7 +42,7 @@ BATCH_WINDOW_SECONDS = 0.05
 
 # The events consumed, by source, with the message class of their data.
 MESSAGE_CLASSES = {
-    "identity": {"account_created": ev.AccountCreated},
+    "identity": {"account_created": ev.AccountCreated, "account_erased": ev.AccountErased},
     "company_registry": {"company_adhered": ev.CompanyAdhered},
     "complaint": {
         "complaint_filed": ev.ComplaintFiled, "complaint_answered": ev.ComplaintAnswered,
@@ -71,7 +71,8 @@ class Runtime(DependencyProvider):
 def apply_events(session, runtime: Runtime, items) -> None:
     """One transaction: claim the batch's new events, then write what each kind causes.
     items: (event type, envelope, typed data). Accounts and companies first, so a complaint event
-    in the same batch already sees them."""
+    in the same batch already sees them; erasures after the batch's new accounts, so an account
+    created and erased in one batch ends erased."""
     new = domain.claim_events(session, CONSUMER, [envelope["id"] for _, envelope, _ in items])
     fresh, seen = [], set()
     for event_type, envelope, data in items:
@@ -82,6 +83,7 @@ def apply_events(session, runtime: Runtime, items) -> None:
     settings = runtime.settings
     accounts = [d for t, _, d in fresh if t == "account_created"]
     domain.record_contacts(session, accounts, now)
+    domain.erase_accounts(session, [d for t, _, d in fresh if t == "account_erased"], now)
     domain.record_companies(session, [d for t, _, d in fresh if t == "company_adhered"], now)
     if accounts:  # events that came before these contacts and found nobody on their side
         domain.deliver_late(session, runtime.pack, accounts, now=runtime.clock.now(),

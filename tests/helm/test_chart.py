@@ -306,6 +306,22 @@ def test_processes_get_the_documented_environment(render):
         assert gateway[f"{service.upper()}_ADDR"] == f"br-{service.replace('_', '-')}-api:50051"
 
 
+def test_the_complaint_api_and_worker_share_the_attachments_claim(render):
+    """The api writes attachment bytes; the worker removes those of erased accounts (ADR 0018): both
+    must see the same folder, and no other process needs it."""
+    manifests = render("br", CHART / "values-br.yaml", sets=("complaint.attachments.existingClaim=attachments-rwx",))
+    mounting = {}
+    for doc, spec in pod_specs(manifests):
+        claims = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName") for v in spec.get("volumes", [])}
+        for container in spec["containers"]:
+            mounts = {m["name"]: m["mountPath"] for m in container.get("volumeMounts", [])}
+            if "attachments" in mounts:
+                assert claims["attachments"] == "attachments-rwx"
+                mounting[doc["metadata"]["name"]] = (mounts["attachments"], env_of(container).get("ATTACHMENTS_DIR"))
+    assert set(mounting) == {"br-complaint-api", "br-complaint-worker"}
+    assert len(set(mounting.values())) == 1 and None not in next(iter(mounting.values()))
+
+
 @pytest.mark.parametrize("profile", PROFILES, ids=PROFILE_IDS)
 def test_addresses_ports_and_probes_agree(render, profile):
     manifests = render("concilia", profile)

@@ -237,3 +237,112 @@ def test_account_created_event_reaches_the_broker_without_personal_data_in_heade
     assert found.payload["type"] == "account_created" and found.payload["source"] == "identity"
     assert found.headers.get("nameko.traceparent", "").startswith("00-")
     assert request.national_id not in json.dumps(found.payload)  # the CPF stays in identity
+
+
+# --- erasure on request -------------------------------------------------------------------------
+def identity_row(stack, account_id: str) -> dict:
+    import sqlalchemy as sa
+    engine = sa.create_engine(stack.database_urls["identity"].replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT * FROM accounts WHERE id = :id"), {"id": account_id}).mappings().one()
+    engine.dispose()
+    return dict(row)
+
+
+def erased_events(stack, account_id: str, calls) -> list:
+    """The account_erased events for this account that reach a queue bound before `calls` run:
+    waits for the first, then a little longer for any duplicate."""
+    exchange = Exchange("identity.events", type="topic", durable=True)
+    found = []
+    with Connection(stack.amqp_uri) as connection:
+        queue = Queue(f"test-account-erased-{time.time_ns()}", exchange=exchange, routing_key="account_erased",
+                      auto_delete=False, durable=False)
+        queue(connection.default_channel).declare()
+        results = calls()
+        simple = connection.SimpleQueue(queue)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                message = simple.get(timeout=0.5)
+            except simple.Empty:
+                continue
+            message.ack()
+            if message.payload["data"]["account_id"] == account_id:
+                found.append(message.payload)
+                deadline = min(deadline, time.monotonic() + 2)
+        simple.close()
+        queue(connection.default_channel).delete()
+    return results, found
+
+
+def test_a_consumer_erases_their_account_with_their_password(stack, identity, actors):
+    request = consumer_request()
+    account = identity.CreateAccount(request, timeout=10).account
+    tokens = identity.Login(pb.LoginRequest(email=account.email, password=PASSWORD), timeout=10).tokens
+    erased, found = erased_events(stack, account.id, lambda: identity.EraseAccount(
+        pb.EraseAccountRequest(password=PASSWORD), metadata=bearer(tokens.access_token), timeout=10).account)
+    assert erased.id == account.id and erased.HasField("erased_at")
+    assert (erased.name, erased.national_id) == ("", "") and account.email not in erased.email
+    assert [event["data"] for event in found] == [{"account_id": account.id, "role": "consumer"}]
+    row = identity_row(stack, account.id)
+    assert (row["name"], row["national_id"]) == ("", None) and row["email"].endswith("@erased.invalid")
+    assert request.name not in json.dumps(row, default=str) and request.national_id not in json.dumps(row, default=str)
+    # It cannot sign in again, and its refresh token is dead.
+    login = rpc_error(lambda: identity.Login(pb.LoginRequest(email=account.email, password=PASSWORD), timeout=10))
+    assert login.code() == grpc.StatusCode.UNAUTHENTICATED
+    refresh = rpc_error(lambda: identity.RefreshToken(pb.RefreshTokenRequest(refresh_token=tokens.refresh_token),
+                                                      timeout=5))
+    assert refresh.code() == grpc.StatusCode.UNAUTHENTICATED
+    # The e-mail and the national ID are free again: the same person may register anew.
+    again = identity.CreateAccount(consumer_request(email=request.email, national_id=request.national_id), timeout=10)
+    assert again.account.id != account.id
+
+
+def test_erasure_needs_the_password_and_a_wrong_one_changes_nothing_but_counts(identity, actors, stack):
+    account, token = actors.create("consumer")
+    for password in ("", "wrong-password-9"):
+        error = rpc_error(lambda: identity.EraseAccount(pb.EraseAccountRequest(password=password),
+                                                        metadata=bearer(token), timeout=10))
+        assert error.code() == (grpc.StatusCode.INVALID_ARGUMENT if not password else grpc.StatusCode.UNAUTHENTICATED)
+    row = identity_row(stack, account.id)
+    assert row["erased_at"] is None and row["email"] == account.email
+    assert row["failed_logins"] == 1  # the wrong password counts towards the lockout, as a failed login does
+    for _ in range(2):
+        rpc_error(lambda: identity.EraseAccount(pb.EraseAccountRequest(password="wrong-password-9"),
+                                                metadata=bearer(token), timeout=10))
+    locked = rpc_error(lambda: identity.EraseAccount(pb.EraseAccountRequest(password=PASSWORD),
+                                                     metadata=bearer(token), timeout=10))
+    assert locked.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert identity_row(stack, account.id)["erased_at"] is None
+
+
+def test_who_may_erase_which_account(identity, actors, stack):
+    consumer, consumer_token = actors.create("consumer")
+    other, _ = actors.create("consumer")
+    _, manager_token = actors.create("manager")
+    for token in (consumer_token, manager_token):
+        error = rpc_error(lambda: identity.EraseAccount(pb.EraseAccountRequest(account_id=other.id, password=PASSWORD),
+                                                        metadata=bearer(token), timeout=10))
+        assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert identity_row(stack, other.id)["erased_at"] is None
+    anonymous = rpc_error(lambda: identity.EraseAccount(pb.EraseAccountRequest(account_id=other.id), timeout=10))
+    assert anonymous.code() == grpc.StatusCode.UNAUTHENTICATED
+    # An admin erases on a request made elsewhere (no password); twice is once.
+    admin = bearer(actors.admin_token)
+    (first, second), found = erased_events(stack, other.id, lambda: [
+        identity.EraseAccount(pb.EraseAccountRequest(account_id=other.id), metadata=admin, timeout=10).account
+        for _ in range(2)])
+    assert first.erased_at == second.erased_at and first.email == second.email and first.HasField("erased_at")
+    assert len(found) == 1
+    admin_self = rpc_error(lambda: identity.EraseAccount(pb.EraseAccountRequest(password="admin-password-1"),
+                                                         metadata=admin, timeout=10))
+    assert admin_self.code() == grpc.StatusCode.FAILED_PRECONDITION
+    missing = rpc_error(lambda: identity.EraseAccount(pb.EraseAccountRequest(account_id="no-such-account"),
+                                                      metadata=admin, timeout=10))
+    assert missing.code() == grpc.StatusCode.NOT_FOUND
+    assert identity_row(stack, consumer.id)["erased_at"] is None
+
+
+def test_placeholder_addresses_cannot_be_registered(identity):
+    error = rpc_error(lambda: identity.CreateAccount(consumer_request(email="erased-x@erased.invalid"), timeout=10))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(error) == "email"

@@ -123,6 +123,7 @@ def stack(start_stack, smtp, own_vhost):
 def wait_for_queues(uri, timeout=30.0):
     """The worker declares its queues just after its metrics port opens; wait for all of them."""
     names = ["evt-identity-account_created--notification.on_account_created",
+             "evt-identity-account_erased--notification.on_account_erased",
              "evt-company_registry-company_adhered--notification.on_company_adhered",
              *(f"evt-complaint-{t}--notification.on_{t}" for t in domain.COMPLAINT_EVENTS)]
     deadline = time.monotonic() + timeout
@@ -333,6 +334,48 @@ def test_contacts_whose_account_event_comes_after_the_complaint_still_hear_of_it
     with db.transaction() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(m.unaddressed_events)
                         .where(m.unaddressed_events.c.event_id == body["id"])) == 0
+
+
+def test_an_erased_consumer_is_a_tombstone_that_a_late_account_created_cannot_fill(stack, db, smtp, own_vhost):
+    _, sink = smtp
+    consumer, email = account(own_vhost, "consumer", "en")
+    wait_contacts(db, consumer)
+    publish(own_vhost, filed(consumer, new_id()))
+    eventually(lambda: sink.to(email))
+    publish(own_vhost, envelope("account_erased", "identity", ev.AccountErased(account_id=consumer, role="consumer"),
+                                "BR"))
+
+    def contact():
+        with db.transaction() as s:
+            return s.execute(sa.select(m.contacts).where(m.contacts.c.account_id == consumer)).one()
+
+    def held():
+        with db.transaction() as s:
+            return (s.scalar(sa.select(sa.func.count()).select_from(m.notifications)
+                             .where(m.notifications.c.account_id == consumer)),
+                    s.scalar(sa.select(sa.func.count()).select_from(m.email_outbox)
+                             .where(m.email_outbox.c.to_address == email)))
+    eventually(lambda: contact().erased_at is not None)
+    assert (contact().name, contact().email) == ("", "") and held() == (0, 0)
+
+    # A redelivered account_created and a complaint event afterwards, on their own queues.
+    late = envelope("account_created", "identity", ev.AccountCreated(
+        account_id=consumer, role="consumer", name="Maria Teste", email=email, locale="en"), "BR")
+    later = filed(consumer, new_id())
+    publish(own_vhost, late, later)
+
+    def handled():
+        with db.transaction() as s:
+            return s.scalar(sa.select(sa.func.count()).select_from(m.processed_events)
+                            .where(m.processed_events.c.event_id.in_([late["id"], later["id"]]))) == 2
+    eventually(handled)
+    time.sleep(0.5)  # an e-mail would have gone out by now
+    assert (contact().name, contact().email) == ("", "") and held() == (0, 0)
+    assert len(sink.to(email)) == 1  # the one sent before the erasure
+    with db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(m.unaddressed_events)
+                        .where(m.unaddressed_events.c.consumer_id == consumer,
+                               m.unaddressed_events.c.waiting_for == "consumer")) == 0
 
 
 def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing_but_recognisably(stack, db, smtp, receiver, own_vhost):

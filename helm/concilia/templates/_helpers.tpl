@@ -244,11 +244,8 @@ http://{{ include "concilia.fullname" . }}-otel-collector:4318
 {{- end }}
 {{- end }}
 {{- end }}
-{{- if eq $p.key "complaint" }}
-- name: ATTACHMENTS_DIR
-  value: /var/lib/concilia/attachments
 {{- end }}
-{{- else if eq $p.kind "worker" }}
+{{- if eq $p.kind "worker" }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
@@ -303,6 +300,11 @@ http://{{ include "concilia.fullname" . }}-otel-collector:4318
 {{- end }}
 {{- include "concilia.clientEnv" (dict "root" $root "calls" $calls) }}
 {{- end }}
+{{- if and (eq $p.key "complaint") (has $p.kind (list "api" "worker")) }}
+# The api stores attachment bytes there; the worker removes those erased with their account (ADR 0018).
+- name: ATTACHMENTS_DIR
+  value: /var/lib/concilia/attachments
+{{- end }}
 {{- with $p.settings.env }}
 {{ toYaml . }}
 {{- end }}
@@ -322,7 +324,7 @@ http://{{ include "concilia.fullname" . }}-otel-collector:4318
       - {key: {{ .root.Values.grpcTls.keyKey }}, path: tls.key}
       - {key: {{ .root.Values.grpcTls.caKey }}, path: ca.crt}
 {{- end }}
-{{- if and (eq .process.kind "api") (eq .process.key "complaint") }}
+{{- if and (eq .process.key "complaint") (has .process.kind (list "api" "worker")) }}
 - name: attachments
   {{- with .root.Values.complaint.attachments }}
   {{- if .existingClaim }}
@@ -350,7 +352,7 @@ http://{{ include "concilia.fullname" . }}-otel-collector:4318
   mountPath: /etc/concilia/grpc-tls
   readOnly: true
 {{- end }}
-{{- if and (eq .process.kind "api") (eq .process.key "complaint") }}
+{{- if and (eq .process.key "complaint") (has .process.kind (list "api" "worker")) }}
 - name: attachments
   mountPath: /var/lib/concilia/attachments
 {{- end }}

@@ -49,6 +49,9 @@ ACTION_NAMES = {
     "evaluated": _l("Evaluated by the consumer"), "cancelled": _l("Cancelled"), "redacted": _l("Personal data removed"),
     "answer_deadline_lapsed": _l("Answer deadline lapsed"),
     "evaluation_deadline_lapsed": _l("Evaluation deadline lapsed"),
+    "hearing_scheduled": _l("Hearing scheduled"), "hearing_rescheduled": _l("Hearing rescheduled"),
+    "hearing_held": _l("Hearing held"), "hearing_window_lapsed": _l("Hearing window lapsed"),
+    "personal_data_erased": _l("Personal data erased at the consumer’s request"),
 }
 REFUSAL_REASON_NAMES = {
     "not_customer": _l("Not our customer"), "duplicate": _l("Duplicate complaint"),

@@ -4,10 +4,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from concilia.identity.v1 import identity_pb2
 
-from ..auth import principal
+from ..auth import login_required, principal, token
 from ..clients import call
-from ..errors import from_rpc_error
+from ..errors import ApiError, from_rpc_error
 from ..locale import gettext as _
+from ..routes.account_data import download
 
 bp = Blueprint("pages_identity", __name__)
 
@@ -72,4 +73,39 @@ def logout():
         except grpc.RpcError:
             pass  # the session ends anyway
     session.clear()
+    return redirect("/")
+
+
+@bp.get("/account")
+@login_required
+def account():
+    """The signed-in person's account: download of their data, erasure (docs/adr/0018)."""
+    return _account_page(None)
+
+
+def _account_page(error):
+    clients = current_app.extensions["concilia"].clients
+    row = call(clients.identity.GetAccount, identity_pb2.GetAccountRequest(), token()).account
+    return render_template("identity/account.html", account=row, error=error), 400 if error else 200
+
+
+@bp.get("/account/data.json")
+@login_required
+def account_data():
+    return download(token())
+
+
+@bp.post("/account/erasure")
+@login_required
+def erase_account():
+    if request.form.get("confirm") != "yes":
+        return _account_page(ApiError(400, "INVALID_ARGUMENT", "confirm: tick the box to confirm", "confirm"))
+    clients = current_app.extensions["concilia"].clients
+    try:
+        call(clients.identity.EraseAccount, identity_pb2.EraseAccountRequest(
+            password=request.form.get("password", "")), token())
+    except grpc.RpcError as rpc_error:
+        return _account_page(from_rpc_error(rpc_error))
+    session.clear()
+    flash(_("Your personal data was erased and your account closed."), "ok")
     return redirect("/")

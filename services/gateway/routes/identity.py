@@ -7,6 +7,7 @@ from concilia.identity.v1 import identity_pb2
 from ..auth import require_api_token, token
 from ..clients import call
 from ..convert import from_json, json_body, to_json
+from ..errors import ApiError
 
 bp = Blueprint("api_identity", __name__)
 
@@ -32,6 +33,24 @@ def me():
 @bp.get("/api/v1/accounts/<account_id>")
 def get_account(account_id):
     response = call(identity().GetAccount, identity_pb2.GetAccountRequest(account_id=account_id), require_api_token())
+    return jsonify(to_json(response.account))
+
+
+@bp.post("/api/v1/accounts/me/erasure")
+def erase_my_account():
+    """Erasure on request: the owner confirms with the password (docs/adr/0018-erasure-on-request.md)."""
+    message = from_json(json_body(), identity_pb2.EraseAccountRequest)
+    if message.account_id:
+        raise ApiError(400, "INVALID_ARGUMENT", "account_id: goes in the path, not the body", "account_id")
+    response = call(identity().EraseAccount, message, require_api_token())
+    return jsonify(to_json(response.account))
+
+
+@bp.post("/api/v1/accounts/<account_id>/erasure")
+def erase_account(account_id):
+    """An admin erases an account on a request made elsewhere (the owner uses /accounts/me/erasure)."""
+    response = call(identity().EraseAccount, identity_pb2.EraseAccountRequest(account_id=account_id),
+                    require_api_token())
     return jsonify(to_json(response.account))
 
 

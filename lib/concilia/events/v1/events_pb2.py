@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63oncilia/events/v1/events.proto\x12\x12\x63oncilia.events.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x01\n\rEventEnvelope\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63ountry\x18\x05 \x01(\t\x12%\n\x04\x64\x61ta\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x9b\x01\n\x0e\x41\x63\x63ountCreated\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x0e\n\x06locale\x18\x05 \x01(\t\x12\x12\n\ncompany_id\x18\x06 \x01(\t\x12\x10\n\x08group_id\x18\x07 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x08 \x01(\t\"p\n\x0e\x43ompanyAdhered\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x0e\n\x06tax_id\x18\x02 \x01(\t\x12\x12\n\ntrade_name\x18\x03 \x01(\t\x12\x14\n\x0csegment_code\x18\x04 \x01(\t\x12\x10\n\x08group_id\x18\x05 \x01(\t\"6\n\x10\x43ompanySuspended\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa8\x01\n\x0c\x43omplaintRef\x12\x14\n\x0c\x63omplaint_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63onsumer_id\x18\x02 \x01(\t\x12\x12\n\ncompany_id\x18\x03 \x01(\t\x12\x18\n\x10\x63ompany_group_id\x18\x04 \x01(\t\x12\x14\n\x0csegment_code\x18\x05 \x01(\t\x12\x13\n\x0bregion_code\x18\x06 \x01(\t\x12\x14\n\x0c\x61uthority_id\x18\x07 \x01(\t\"\xa8\x01\n\x0e\x43omplaintFiled\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12,\n\x08\x66iled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x61nswer_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcc\x01\n\x11\x43omplaintAnswered\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12/\n\x0b\x61nswered_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x61nswer_time_days\x18\x03 \x01(\x05\x12\x37\n\x13\x65valuation_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb8\x01\n\x13\x43omplaintUnanswered\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x33\n\x0f\x61nswer_deadline\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x65valuation_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\x10\x43omplaintRefused\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x13\n\x0breason_code\x18\x02 \x01(\t\x12.\n\nrefused_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa9\x01\n\x18\x43omplaintRefusalReviewed\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x0e\n\x06upheld\x18\x02 \x01(\x08\x12\x13\n\x0breviewer_id\x18\x03 \x01(\t\x12\x33\n\x0f\x61nswer_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x15\x43omplaintMessageAdded\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61uthor_role\x18\x03 \x01(\t\"y\n\x12\x43omplaintEvaluated\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x12\n\nresolution\x18\x02 \x01(\t\x12\x1a\n\x12satisfaction_score\x18\x03 \x01(\x05\"\x9f\x01\n\x10\x44\x65\x61\x64lineReminder\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x15\n\rdeadline_kind\x18\x02 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tdays_left\x18\x04 \x01(\x05\"\xcf\x04\n\x12\x43omplaintFinalised\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x12\n\nresolution\x18\x03 \x01(\t\x12\x1a\n\x12satisfaction_score\x18\x04 \x01(\x05\x12\x10\n\x08\x61nswered\x18\x05 \x01(\x08\x12\x18\n\x10\x61nswer_time_days\x18\x06 \x01(\x05\x12,\n\x08\x66iled_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61nswered_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x66inalised_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x61rea\x18\n \x01(\t\x12\x0f\n\x07subject\x18\x0b \x01(\t\x12\x15\n\rproblem_group\x18\x0c \x01(\t\x12\x0f\n\x07problem\x18\r \x01(\t\x12\x18\n\x10purchase_channel\x18\x0e \x01(\t\x12\x1f\n\x17\x63ontacted_company_first\x18\x0f \x01(\x08\x12\x0c\n\x04\x63ity\x18\x10 \x01(\t\x12\x14\n\x0c\x63ompany_name\x18\x11 \x01(\t\x12\x14\n\x0csegment_name\x18\x12 \x01(\t\x12\x14\n\x0c\x63onsumer_sex\x18\x13 \x01(\t\x12\x1c\n\x14\x63onsumer_age_bracket\x18\x14 \x01(\t\x12\x17\n\x0fhearing_outcome\x18\x15 \x01(\t\"Y\n\x12\x43omplaintCancelled\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x98\x01\n\x19\x43omplaintHearingScheduled\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x30\n\x0cscheduled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cscheduler_id\x18\x03 \x01(\t\"\xa2\x01\n\x14\x43omplaintHearingHeld\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12/\n\x0brecorded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0brecorder_id\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63oncilia/events/v1/events.proto\x12\x12\x63oncilia.events.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x01\n\rEventEnvelope\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63ountry\x18\x05 \x01(\t\x12%\n\x04\x64\x61ta\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x9b\x01\n\x0e\x41\x63\x63ountCreated\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x0e\n\x06locale\x18\x05 \x01(\t\x12\x12\n\ncompany_id\x18\x06 \x01(\t\x12\x10\n\x08group_id\x18\x07 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x08 \x01(\t\"1\n\rAccountErased\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"p\n\x0e\x43ompanyAdhered\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x0e\n\x06tax_id\x18\x02 \x01(\t\x12\x12\n\ntrade_name\x18\x03 \x01(\t\x12\x14\n\x0csegment_code\x18\x04 \x01(\t\x12\x10\n\x08group_id\x18\x05 \x01(\t\"6\n\x10\x43ompanySuspended\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa8\x01\n\x0c\x43omplaintRef\x12\x14\n\x0c\x63omplaint_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63onsumer_id\x18\x02 \x01(\t\x12\x12\n\ncompany_id\x18\x03 \x01(\t\x12\x18\n\x10\x63ompany_group_id\x18\x04 \x01(\t\x12\x14\n\x0csegment_code\x18\x05 \x01(\t\x12\x13\n\x0bregion_code\x18\x06 \x01(\t\x12\x14\n\x0c\x61uthority_id\x18\x07 \x01(\t\"\xa8\x01\n\x0e\x43omplaintFiled\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12,\n\x08\x66iled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x61nswer_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcc\x01\n\x11\x43omplaintAnswered\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12/\n\x0b\x61nswered_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x61nswer_time_days\x18\x03 \x01(\x05\x12\x37\n\x13\x65valuation_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb8\x01\n\x13\x43omplaintUnanswered\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x33\n\x0f\x61nswer_deadline\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x65valuation_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\x10\x43omplaintRefused\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x13\n\x0breason_code\x18\x02 \x01(\t\x12.\n\nrefused_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa9\x01\n\x18\x43omplaintRefusalReviewed\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x0e\n\x06upheld\x18\x02 \x01(\x08\x12\x13\n\x0breviewer_id\x18\x03 \x01(\t\x12\x33\n\x0f\x61nswer_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x15\x43omplaintMessageAdded\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61uthor_role\x18\x03 \x01(\t\"y\n\x12\x43omplaintEvaluated\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x12\n\nresolution\x18\x02 \x01(\t\x12\x1a\n\x12satisfaction_score\x18\x03 \x01(\x05\"\x9f\x01\n\x10\x44\x65\x61\x64lineReminder\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x15\n\rdeadline_kind\x18\x02 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tdays_left\x18\x04 \x01(\x05\"\xcf\x04\n\x12\x43omplaintFinalised\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x12\n\nresolution\x18\x03 \x01(\t\x12\x1a\n\x12satisfaction_score\x18\x04 \x01(\x05\x12\x10\n\x08\x61nswered\x18\x05 \x01(\x08\x12\x18\n\x10\x61nswer_time_days\x18\x06 \x01(\x05\x12,\n\x08\x66iled_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61nswered_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x66inalised_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x61rea\x18\n \x01(\t\x12\x0f\n\x07subject\x18\x0b \x01(\t\x12\x15\n\rproblem_group\x18\x0c \x01(\t\x12\x0f\n\x07problem\x18\r \x01(\t\x12\x18\n\x10purchase_channel\x18\x0e \x01(\t\x12\x1f\n\x17\x63ontacted_company_first\x18\x0f \x01(\x08\x12\x0c\n\x04\x63ity\x18\x10 \x01(\t\x12\x14\n\x0c\x63ompany_name\x18\x11 \x01(\t\x12\x14\n\x0csegment_name\x18\x12 \x01(\t\x12\x14\n\x0c\x63onsumer_sex\x18\x13 \x01(\t\x12\x1c\n\x14\x63onsumer_age_bracket\x18\x14 \x01(\t\x12\x17\n\x0fhearing_outcome\x18\x15 \x01(\t\"Y\n\x12\x43omplaintCancelled\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x98\x01\n\x19\x43omplaintHearingScheduled\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x30\n\x0cscheduled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cscheduler_id\x18\x03 \x01(\t\"\xa2\x01\n\x14\x43omplaintHearingHeld\x12\x33\n\tcomplaint\x18\x01 \x01(\x0b\x32 .concilia.events.v1.ComplaintRef\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12/\n\x0brecorded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0brecorder_id\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,34 +37,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVENTENVELOPE']._serialized_end=281
   _globals['_ACCOUNTCREATED']._serialized_start=284
   _globals['_ACCOUNTCREATED']._serialized_end=439
-  _globals['_COMPANYADHERED']._serialized_start=441
-  _globals['_COMPANYADHERED']._serialized_end=553
-  _globals['_COMPANYSUSPENDED']._serialized_start=555
-  _globals['_COMPANYSUSPENDED']._serialized_end=609
-  _globals['_COMPLAINTREF']._serialized_start=612
-  _globals['_COMPLAINTREF']._serialized_end=780
-  _globals['_COMPLAINTFILED']._serialized_start=783
-  _globals['_COMPLAINTFILED']._serialized_end=951
-  _globals['_COMPLAINTANSWERED']._serialized_start=954
-  _globals['_COMPLAINTANSWERED']._serialized_end=1158
-  _globals['_COMPLAINTUNANSWERED']._serialized_start=1161
-  _globals['_COMPLAINTUNANSWERED']._serialized_end=1345
-  _globals['_COMPLAINTREFUSED']._serialized_start=1348
-  _globals['_COMPLAINTREFUSED']._serialized_end=1488
-  _globals['_COMPLAINTREFUSALREVIEWED']._serialized_start=1491
-  _globals['_COMPLAINTREFUSALREVIEWED']._serialized_end=1660
-  _globals['_COMPLAINTMESSAGEADDED']._serialized_start=1662
-  _globals['_COMPLAINTMESSAGEADDED']._serialized_end=1779
-  _globals['_COMPLAINTEVALUATED']._serialized_start=1781
-  _globals['_COMPLAINTEVALUATED']._serialized_end=1902
-  _globals['_DEADLINEREMINDER']._serialized_start=1905
-  _globals['_DEADLINEREMINDER']._serialized_end=2064
-  _globals['_COMPLAINTFINALISED']._serialized_start=2067
-  _globals['_COMPLAINTFINALISED']._serialized_end=2658
-  _globals['_COMPLAINTCANCELLED']._serialized_start=2660
-  _globals['_COMPLAINTCANCELLED']._serialized_end=2749
-  _globals['_COMPLAINTHEARINGSCHEDULED']._serialized_start=2752
-  _globals['_COMPLAINTHEARINGSCHEDULED']._serialized_end=2904
-  _globals['_COMPLAINTHEARINGHELD']._serialized_start=2907
-  _globals['_COMPLAINTHEARINGHELD']._serialized_end=3069
+  _globals['_ACCOUNTERASED']._serialized_start=441
+  _globals['_ACCOUNTERASED']._serialized_end=490
+  _globals['_COMPANYADHERED']._serialized_start=492
+  _globals['_COMPANYADHERED']._serialized_end=604
+  _globals['_COMPANYSUSPENDED']._serialized_start=606
+  _globals['_COMPANYSUSPENDED']._serialized_end=660
+  _globals['_COMPLAINTREF']._serialized_start=663
+  _globals['_COMPLAINTREF']._serialized_end=831
+  _globals['_COMPLAINTFILED']._serialized_start=834
+  _globals['_COMPLAINTFILED']._serialized_end=1002
+  _globals['_COMPLAINTANSWERED']._serialized_start=1005
+  _globals['_COMPLAINTANSWERED']._serialized_end=1209
+  _globals['_COMPLAINTUNANSWERED']._serialized_start=1212
+  _globals['_COMPLAINTUNANSWERED']._serialized_end=1396
+  _globals['_COMPLAINTREFUSED']._serialized_start=1399
+  _globals['_COMPLAINTREFUSED']._serialized_end=1539
+  _globals['_COMPLAINTREFUSALREVIEWED']._serialized_start=1542
+  _globals['_COMPLAINTREFUSALREVIEWED']._serialized_end=1711
+  _globals['_COMPLAINTMESSAGEADDED']._serialized_start=1713
+  _globals['_COMPLAINTMESSAGEADDED']._serialized_end=1830
+  _globals['_COMPLAINTEVALUATED']._serialized_start=1832
+  _globals['_COMPLAINTEVALUATED']._serialized_end=1953
+  _globals['_DEADLINEREMINDER']._serialized_start=1956
+  _globals['_DEADLINEREMINDER']._serialized_end=2115
+  _globals['_COMPLAINTFINALISED']._serialized_start=2118
+  _globals['_COMPLAINTFINALISED']._serialized_end=2709
+  _globals['_COMPLAINTCANCELLED']._serialized_start=2711
+  _globals['_COMPLAINTCANCELLED']._serialized_end=2800
+  _globals['_COMPLAINTHEARINGSCHEDULED']._serialized_start=2803
+  _globals['_COMPLAINTHEARINGSCHEDULED']._serialized_end=2955
+  _globals['_COMPLAINTHEARINGHELD']._serialized_start=2958
+  _globals['_COMPLAINTHEARINGHELD']._serialized_end=3120
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,14 @@ class AccountCreated(_message.Message):
     jurisdiction: str
     def __init__(self, account_id: _Optional[str] = ..., role: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., locale: _Optional[str] = ..., company_id: _Optional[str] = ..., group_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ...) -> None: ...
 
+class AccountErased(_message.Message):
+    __slots__ = ("account_id", "role")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    role: str
+    def __init__(self, account_id: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
+
 class CompanyAdhered(_message.Message):
     __slots__ = ("company_id", "tax_id", "trade_name", "segment_code", "group_id")
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]

@@ -25,43 +25,47 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#concilia/identity/v1/identity.proto\x12\x14\x63oncilia.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x01\n\x07\x41\x63\x63ount\x12\n\n\x02id\x18\x01 \x01(\t\x12(\n\x04role\x18\x02 \x01(\x0e\x32\x1a.concilia.identity.v1.Role\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x13\n\x0bnational_id\x18\x05 \x01(\t\x12\x12\n\ncompany_id\x18\x06 \x01(\t\x12\x10\n\x08group_id\x18\x07 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x08 \x01(\t\x12\x0e\n\x06locale\x18\t \x01(\t\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbe\x01\n\x14\x43reateAccountRequest\x12(\n\x04role\x18\x01 \x01(\x0e\x32\x1a.concilia.identity.v1.Role\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\x12\x13\n\x0bnational_id\x18\x05 \x01(\t\x12\x12\n\ncompany_id\x18\x06 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x07 \x01(\t\x12\x0e\n\x06locale\x18\x08 \x01(\t\"G\n\x15\x43reateAccountResponse\x12.\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.concilia.identity.v1.Account\"/\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"h\n\tTokenPair\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x04 \x01(\x05\"p\n\rLoginResponse\x12/\n\x06tokens\x18\x01 \x01(\x0b\x32\x1f.concilia.identity.v1.TokenPair\x12.\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x1d.concilia.identity.v1.Account\",\n\x13RefreshTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"G\n\x14RefreshTokenResponse\x12/\n\x06tokens\x18\x01 \x01(\x0b\x32\x1f.concilia.identity.v1.TokenPair\"+\n\x12RevokeTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x15\n\x13RevokeTokenResponse\"\x10\n\x0eGetJwksRequest\"$\n\x0fGetJwksResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t\"\'\n\x11GetAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"D\n\x12GetAccountResponse\x12.\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.concilia.identity.v1.Account*{\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n\rROLE_CONSUMER\x10\x01\x12\x16\n\x12ROLE_COMPANY_AGENT\x10\x02\x12\x10\n\x0cROLE_MANAGER\x10\x03\x12\x10\n\x0cROLE_MONITOR\x10\x04\x12\x0e\n\nROLE_ADMIN\x10\x05\x32\xd1\x04\n\x0fIdentityService\x12h\n\rCreateAccount\x12*.concilia.identity.v1.CreateAccountRequest\x1a+.concilia.identity.v1.CreateAccountResponse\x12P\n\x05Login\x12\".concilia.identity.v1.LoginRequest\x1a#.concilia.identity.v1.LoginResponse\x12\x65\n\x0cRefreshToken\x12).concilia.identity.v1.RefreshTokenRequest\x1a*.concilia.identity.v1.RefreshTokenResponse\x12\x62\n\x0bRevokeToken\x12(.concilia.identity.v1.RevokeTokenRequest\x1a).concilia.identity.v1.RevokeTokenResponse\x12V\n\x07GetJwks\x12$.concilia.identity.v1.GetJwksRequest\x1a%.concilia.identity.v1.GetJwksResponse\x12_\n\nGetAccount\x12\'.concilia.identity.v1.GetAccountRequest\x1a(.concilia.identity.v1.GetAccountResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#concilia/identity/v1/identity.proto\x12\x14\x63oncilia.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x02\n\x07\x41\x63\x63ount\x12\n\n\x02id\x18\x01 \x01(\t\x12(\n\x04role\x18\x02 \x01(\x0e\x32\x1a.concilia.identity.v1.Role\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x13\n\x0bnational_id\x18\x05 \x01(\t\x12\x12\n\ncompany_id\x18\x06 \x01(\t\x12\x10\n\x08group_id\x18\x07 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x08 \x01(\t\x12\x0e\n\x06locale\x18\t \x01(\t\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\terased_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbe\x01\n\x14\x43reateAccountRequest\x12(\n\x04role\x18\x01 \x01(\x0e\x32\x1a.concilia.identity.v1.Role\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\x12\x13\n\x0bnational_id\x18\x05 \x01(\t\x12\x12\n\ncompany_id\x18\x06 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x07 \x01(\t\x12\x0e\n\x06locale\x18\x08 \x01(\t\"G\n\x15\x43reateAccountResponse\x12.\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.concilia.identity.v1.Account\"/\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"h\n\tTokenPair\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x04 \x01(\x05\"p\n\rLoginResponse\x12/\n\x06tokens\x18\x01 \x01(\x0b\x32\x1f.concilia.identity.v1.TokenPair\x12.\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x1d.concilia.identity.v1.Account\",\n\x13RefreshTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"G\n\x14RefreshTokenResponse\x12/\n\x06tokens\x18\x01 \x01(\x0b\x32\x1f.concilia.identity.v1.TokenPair\"+\n\x12RevokeTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x15\n\x13RevokeTokenResponse\"\x10\n\x0eGetJwksRequest\"$\n\x0fGetJwksResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t\"\'\n\x11GetAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"D\n\x12GetAccountResponse\x12.\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.concilia.identity.v1.Account\";\n\x13\x45raseAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"F\n\x14\x45raseAccountResponse\x12.\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.concilia.identity.v1.Account*{\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n\rROLE_CONSUMER\x10\x01\x12\x16\n\x12ROLE_COMPANY_AGENT\x10\x02\x12\x10\n\x0cROLE_MANAGER\x10\x03\x12\x10\n\x0cROLE_MONITOR\x10\x04\x12\x0e\n\nROLE_ADMIN\x10\x05\x32\xb8\x05\n\x0fIdentityService\x12h\n\rCreateAccount\x12*.concilia.identity.v1.CreateAccountRequest\x1a+.concilia.identity.v1.CreateAccountResponse\x12P\n\x05Login\x12\".concilia.identity.v1.LoginRequest\x1a#.concilia.identity.v1.LoginResponse\x12\x65\n\x0cRefreshToken\x12).concilia.identity.v1.RefreshTokenRequest\x1a*.concilia.identity.v1.RefreshTokenResponse\x12\x62\n\x0bRevokeToken\x12(.concilia.identity.v1.RevokeTokenRequest\x1a).concilia.identity.v1.RevokeTokenResponse\x12V\n\x07GetJwks\x12$.concilia.identity.v1.GetJwksRequest\x1a%.concilia.identity.v1.GetJwksResponse\x12_\n\nGetAccount\x12\'.concilia.identity.v1.GetAccountRequest\x1a(.concilia.identity.v1.GetAccountResponse\x12\x65\n\x0c\x45raseAccount\x12).concilia.identity.v1.EraseAccountRequest\x1a*.concilia.identity.v1.EraseAccountResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'concilia.identity.v1.identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=1223
-  _globals['_ROLE']._serialized_end=1346
+  _globals['_ROLE']._serialized_start=1403
+  _globals['_ROLE']._serialized_end=1526
   _globals['_ACCOUNT']._serialized_start=95
-  _globals['_ACCOUNT']._serialized_end=332
-  _globals['_CREATEACCOUNTREQUEST']._serialized_start=335
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=525
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=527
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=598
-  _globals['_LOGINREQUEST']._serialized_start=600
-  _globals['_LOGINREQUEST']._serialized_end=647
-  _globals['_TOKENPAIR']._serialized_start=649
-  _globals['_TOKENPAIR']._serialized_end=753
-  _globals['_LOGINRESPONSE']._serialized_start=755
-  _globals['_LOGINRESPONSE']._serialized_end=867
-  _globals['_REFRESHTOKENREQUEST']._serialized_start=869
-  _globals['_REFRESHTOKENREQUEST']._serialized_end=913
-  _globals['_REFRESHTOKENRESPONSE']._serialized_start=915
-  _globals['_REFRESHTOKENRESPONSE']._serialized_end=986
-  _globals['_REVOKETOKENREQUEST']._serialized_start=988
-  _globals['_REVOKETOKENREQUEST']._serialized_end=1031
-  _globals['_REVOKETOKENRESPONSE']._serialized_start=1033
-  _globals['_REVOKETOKENRESPONSE']._serialized_end=1054
-  _globals['_GETJWKSREQUEST']._serialized_start=1056
-  _globals['_GETJWKSREQUEST']._serialized_end=1072
-  _globals['_GETJWKSRESPONSE']._serialized_start=1074
-  _globals['_GETJWKSRESPONSE']._serialized_end=1110
-  _globals['_GETACCOUNTREQUEST']._serialized_start=1112
-  _globals['_GETACCOUNTREQUEST']._serialized_end=1151
-  _globals['_GETACCOUNTRESPONSE']._serialized_start=1153
-  _globals['_GETACCOUNTRESPONSE']._serialized_end=1221
-  _globals['_IDENTITYSERVICE']._serialized_start=1349
-  _globals['_IDENTITYSERVICE']._serialized_end=1942
+  _globals['_ACCOUNT']._serialized_end=379
+  _globals['_CREATEACCOUNTREQUEST']._serialized_start=382
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=572
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=574
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=645
+  _globals['_LOGINREQUEST']._serialized_start=647
+  _globals['_LOGINREQUEST']._serialized_end=694
+  _globals['_TOKENPAIR']._serialized_start=696
+  _globals['_TOKENPAIR']._serialized_end=800
+  _globals['_LOGINRESPONSE']._serialized_start=802
+  _globals['_LOGINRESPONSE']._serialized_end=914
+  _globals['_REFRESHTOKENREQUEST']._serialized_start=916
+  _globals['_REFRESHTOKENREQUEST']._serialized_end=960
+  _globals['_REFRESHTOKENRESPONSE']._serialized_start=962
+  _globals['_REFRESHTOKENRESPONSE']._serialized_end=1033
+  _globals['_REVOKETOKENREQUEST']._serialized_start=1035
+  _globals['_REVOKETOKENREQUEST']._serialized_end=1078
+  _globals['_REVOKETOKENRESPONSE']._serialized_start=1080
+  _globals['_REVOKETOKENRESPONSE']._serialized_end=1101
+  _globals['_GETJWKSREQUEST']._serialized_start=1103
+  _globals['_GETJWKSREQUEST']._serialized_end=1119
+  _globals['_GETJWKSRESPONSE']._serialized_start=1121
+  _globals['_GETJWKSRESPONSE']._serialized_end=1157
+  _globals['_GETACCOUNTREQUEST']._serialized_start=1159
+  _globals['_GETACCOUNTREQUEST']._serialized_end=1198
+  _globals['_GETACCOUNTRESPONSE']._serialized_start=1200
+  _globals['_GETACCOUNTRESPONSE']._serialized_end=1268
+  _globals['_ERASEACCOUNTREQUEST']._serialized_start=1270
+  _globals['_ERASEACCOUNTREQUEST']._serialized_end=1329
+  _globals['_ERASEACCOUNTRESPONSE']._serialized_start=1331
+  _globals['_ERASEACCOUNTRESPONSE']._serialized_end=1401
+  _globals['_IDENTITYSERVICE']._serialized_start=1529
+  _globals['_IDENTITYSERVICE']._serialized_end=2225
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ ROLE_MONITOR: Role
 ROLE_ADMIN: Role
 
 class Account(_message.Message):
-    __slots__ = ("id", "role", "name", "email", "national_id", "company_id", "group_id", "jurisdiction", "locale", "created_at")
+    __slots__ = ("id", "role", "name", "email", "national_id", "company_id", "group_id", "jurisdiction", "locale", "created_at", "erased_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class Account(_message.Message):
     JURISDICTION_FIELD_NUMBER: _ClassVar[int]
     LOCALE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERASED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     role: Role
     name: str
@@ -46,7 +47,8 @@ class Account(_message.Message):
     jurisdiction: str
     locale: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., national_id: _Optional[str] = ..., company_id: _Optional[str] = ..., group_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., locale: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    erased_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., national_id: _Optional[str] = ..., company_id: _Optional[str] = ..., group_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., locale: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., erased_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateAccountRequest(_message.Message):
     __slots__ = ("role", "name", "email", "password", "national_id", "company_id", "jurisdiction", "locale")
@@ -141,6 +143,20 @@ class GetAccountRequest(_message.Message):
     def __init__(self, account_id: _Optional[str] = ...) -> None: ...
 
 class GetAccountResponse(_message.Message):
+    __slots__ = ("account",)
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    account: Account
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ...) -> None: ...
+
+class EraseAccountRequest(_message.Message):
+    __slots__ = ("account_id", "password")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    password: str
+    def __init__(self, account_id: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class EraseAccountResponse(_message.Message):
     __slots__ = ("account",)
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     account: Account

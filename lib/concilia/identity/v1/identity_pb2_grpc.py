@@ -66,6 +66,11 @@ class IdentityServiceStub:
                 request_serializer=concilia_dot_identity_dot_v1_dot_identity__pb2.GetAccountRequest.SerializeToString,
                 response_deserializer=concilia_dot_identity_dot_v1_dot_identity__pb2.GetAccountResponse.FromString,
                 _registered_method=True)
+        self.EraseAccount = channel.unary_unary(
+                '/concilia.identity.v1.IdentityService/EraseAccount',
+                request_serializer=concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountRequest.SerializeToString,
+                response_deserializer=concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -116,6 +121,16 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseAccount(self, request, context):
+        """Erases an account's personal data on request (LGPD art. 18, Ley 25.326 art. 16): its owner,
+        confirming with the password, or an admin. The account can no longer sign in; its id stays, so
+        complaints keep their history. Every service drops or blanks what it holds on the
+        account_erased event. Erasing an erased account changes nothing. Admin accounts are not erased.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +163,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetAccount,
                     request_deserializer=concilia_dot_identity_dot_v1_dot_identity__pb2.GetAccountRequest.FromString,
                     response_serializer=concilia_dot_identity_dot_v1_dot_identity__pb2.GetAccountResponse.SerializeToString,
+            ),
+            'EraseAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseAccount,
+                    request_deserializer=concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountRequest.FromString,
+                    response_serializer=concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -314,6 +334,33 @@ class IdentityService:
             '/concilia.identity.v1.IdentityService/GetAccount',
             concilia_dot_identity_dot_v1_dot_identity__pb2.GetAccountRequest.SerializeToString,
             concilia_dot_identity_dot_v1_dot_identity__pb2.GetAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.identity.v1.IdentityService/EraseAccount',
+            concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountRequest.SerializeToString,
+            concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,

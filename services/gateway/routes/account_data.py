@@ -1,0 +1,66 @@
+"""The caller's personal data in one JSON document (LGPD art. 18 II/V, Ley 25.326 art. 14: access
+and portability): GET /api/v1/accounts/me/export. Composed here from the services that hold it,
+each asked with the caller's own token, so each applies its own rules: a consumer gets their
+complaints; staff get their account, inbox and preferences (the complaints they handle are not
+their personal data)."""
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, jsonify
+
+from concilia.complaint.v1 import complaint_pb2
+from concilia.identity.v1 import identity_pb2
+from concilia.notification.v1 import notification_pb2
+
+from ..auth import require_api_token
+from ..clients import call
+from ..convert import to_json
+
+bp = Blueprint("account_data", __name__)
+PAGE_SIZE = 100
+
+
+def _pages(method, request, field: str, token: str) -> list:
+    """Every item of a paged list (the services' page tokens, followed to the end)."""
+    items = []
+    while True:
+        response = call(method, request, token)
+        items.extend(to_json(item) for item in getattr(response, field))
+        if not response.next_page_token:
+            return items
+        request.page_token = response.next_page_token
+
+
+def personal_data(token: str) -> tuple[str, dict]:
+    """(account id, the document) for the holder of `token`."""
+    clients = current_app.extensions["concilia"].clients
+    account = call(clients.identity.GetAccount, identity_pb2.GetAccountRequest(), token).account
+    complaints = []
+    if account.role == identity_pb2.ROLE_CONSUMER:
+        for listed in _pages(clients.complaint.ListComplaints, complaint_pb2.ListComplaintsRequest(
+                page_size=PAGE_SIZE), "complaints", token):
+            complaint = call(clients.complaint.GetComplaint,
+                             complaint_pb2.GetComplaintRequest(complaint_id=listed["id"]), token).complaint
+            history = call(clients.complaint.GetHistory,
+                           complaint_pb2.GetHistoryRequest(complaint_id=listed["id"]), token).entries
+            complaints.append({**to_json(complaint), "history": [to_json(entry) for entry in history]})
+    notifications = _pages(clients.notification.ListInbox, notification_pb2.ListInboxRequest(page_size=PAGE_SIZE),
+                           "notifications", token)
+    preferences = call(clients.notification.GetPreferences, notification_pb2.GetPreferencesRequest(), token)
+    return account.id, {
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "account": to_json(account), "complaints": complaints, "notifications": notifications,
+        "notification_preferences": to_json(preferences.preferences)}
+
+
+def download(token: str):
+    """The document as a file download (the API route and the account page both serve it)."""
+    account_id, document = personal_data(token)
+    response = jsonify(document)
+    response.headers["Content-Disposition"] = f'attachment; filename="concilia-{account_id}.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/api/v1/accounts/me/export")
+def export_my_data():
+    return download(require_api_token())
