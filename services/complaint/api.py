@@ -151,6 +151,13 @@ class ComplaintServicer(pb_grpc.ComplaintServiceServicer):
             from_status=STATUS_TO_PB.get(r.from_status, 0), to_status=STATUS_TO_PB.get(r.to_status, 0),
             detail=r.detail, at=ts(r.at)) for r in rows])
 
+    def ListAccesses(self, request, context):
+        rows, next_token = self.complaints.list_accesses(current_principal(), request.consumer_id, request.page_size,
+                                                         request.page_token)
+        return pb.ListAccessesResponse(accesses=[pb.Access(
+            at=ts(r.at), actor_id=r.actor_id, actor_role=r.actor_role, action=r.action, complaint_id=r.subject_id)
+            for r in rows], next_page_token=next_token)
+
 
 def build(settings: Settings):
     complaints = Complaints(Database(settings.database_url, pool_size=settings.max_workers), load_pack(settings.country),

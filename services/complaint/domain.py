@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from concilia.chassis import audit
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import Authority, CountryPack
 from concilia.chassis.db import Database, execute_numbered
@@ -554,10 +555,19 @@ class Complaints:
                 **{f"o_{k}": v for k, v in event.items()}}
 
     # --- reading -----------------------------------------------------------------------------
+    # Reads of a consumer's complaint by anyone else leave an access_log row in the read's own
+    # transaction (docs/adr/0020-access-audit.md). Writes that return the complaint (answer, refuse, ...)
+    # are not recorded: their caller acts on the complaint, which its history records.
     def get(self, principal: Principal, complaint_id: str) -> dict:
         with self.db.transaction() as session:
             work = SessionWork(session)
-            return self._full(work, self._load(work, principal, complaint_id))
+            row = self._load(work, principal, complaint_id)
+            self._audit(session, principal, "complaint.read", [row])
+            return self._full(work, row)
+
+    def _audit(self, session, principal: Principal, action: str, rows) -> None:
+        audit.record(session.connection(), m.access_log, principal, action, [(r.consumer_id, r.id) for r in rows],
+                     self.clock.now())
 
     @staticmethod
     def _full(work: Work, row) -> dict:
@@ -567,6 +577,7 @@ class Complaints:
     def history(self, principal: Principal, complaint_id: str) -> list:
         with self.db.transaction() as session:
             row = self._load(SessionWork(session), principal, complaint_id)
+            self._audit(session, principal, "history.read", [row])
             return session.execute(sa.select(m.history).where(m.history.c.complaint_id == row.id)
                                    .order_by(m.history.c.seq)).all()
 
@@ -576,6 +587,8 @@ class Complaints:
             attachment = session.execute(sa.select(m.attachments).where(
                 m.attachments.c.complaint_id == row.id,
                 m.attachments.c.id == (attachment_id or "").strip()[:36])).first()
+            if attachment is not None:
+                self._audit(session, principal, "attachment.read", [row])
         if attachment is None:
             raise NotFound("attachment not found")
         return attachment, self.store.get(attachment.sha256)
@@ -625,12 +638,21 @@ class Complaints:
         with self.db.transaction() as session:
             rows = session.execute(sa.select(m.complaints).where(*conditions).order_by(*ordering)
                                    .limit(size + 1)).all()
+            more, rows = len(rows) > size, rows[:size]
+            self._audit(session, principal, "complaint.listed", rows)  # one insert for the page
         next_token = ""
-        if len(rows) > size:
-            rows = rows[:size]
+        if more:
             last = rows[-1]
             next_token = self._encode_cursor(order, getattr(last, sort_column.name), last.id)
         return rows, next_token
+
+    def list_accesses(self, principal: Principal, consumer_id: str, page_size: int,
+                      page_token: str) -> tuple[list, str]:
+        """Who other than the consumer read their complaints, newest first: consumers list their own,
+        admins any consumer's (docs/adr/0020-access-audit.md)."""
+        owner = audit.owner_to_list(principal, consumer_id)
+        with self.db.transaction() as session:
+            return audit.page(session.connection(), m.access_log, owner, page_size, page_token)
 
     @staticmethod
     def _encode_cursor(order: str, value: datetime, complaint_id: str) -> str:

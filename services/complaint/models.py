@@ -1,6 +1,7 @@
 """Tables of the complaint service (one `metadata`; Alembic migrations in migrations/)."""
 import sqlalchemy as sa
 
+from concilia.chassis.audit import define_access_log_table
 from concilia.chassis.db import UtcDateTime
 
 from concilia.chassis.outbox import define_outbox_tables
@@ -135,3 +136,6 @@ rate_counters = sa.Table(
 )
 
 outbox, processed_events = define_outbox_tables(metadata)
+
+# Reads of a consumer's complaints by anyone else (docs/adr/0020-access-audit.md).
+access_log = define_access_log_table(metadata)

@@ -70,6 +70,17 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return identity_pb2.GetAccountResponse(
             account=account_message(self.identity.get_account(current_principal(), request.account_id)))
 
+    def ListAccesses(self, request, context):
+        rows, next_token = self.identity.list_accesses(current_principal(), request.account_id, request.page_size,
+                                                       request.page_token)
+        accesses = []
+        for row in rows:
+            access = identity_pb2.Access(actor_id=row.actor_id, actor_role=row.actor_role, action=row.action,
+                                         subject_id=row.subject_id)
+            access.at.FromDatetime(row.at)
+            accesses.append(access)
+        return identity_pb2.ListAccessesResponse(accesses=accesses, next_page_token=next_token)
+
     def EraseAccount(self, request, context):
         return identity_pb2.EraseAccountResponse(account=account_message(
             self.identity.erase_account(current_principal(), request.account_id, request.password)))

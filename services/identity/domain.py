@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
+from concilia.chassis import audit
 from concilia.chassis.auth import Principal, TokenSigner
 from concilia.chassis.country import CountryPack
 from concilia.chassis.db import Database
@@ -19,7 +20,7 @@ from concilia.chassis.errors import (AlreadyExists, FailedPrecondition, InvalidA
 from concilia.chassis.outbox import Outbox
 from concilia.events.v1 import events_pb2
 
-from .models import accounts, refresh_tokens
+from .models import access_log, accounts, refresh_tokens
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 LOCALES = ("pt-BR", "es-AR", "en")
@@ -161,6 +162,9 @@ class Identity:
             raise PermissionDenied("you can only read your own account")
         with self.db.transaction() as session:
             row = session.execute(sa.select(accounts).where(accounts.c.id == account_id)).mappings().first()
+            if row is not None:  # a staff read of someone's account is audited (ADR 0020)
+                audit.record(session.connection(), access_log, caller, "account.read", [(row["id"], row["id"])],
+                             self.clock.now())
         if row is None:
             raise NotFound("no such account")
         row = dict(row)
@@ -223,6 +227,12 @@ class Identity:
         if wrong_password:  # raised after the commit: the failure counts towards the lockout
             raise Unauthenticated("wrong password")
         return {**row, **blank}
+
+    def list_accesses(self, caller: Principal, account_id: str, page_size: int, page_token: str) -> tuple[list, str]:
+        """Who other than the owner read the account, newest first (ADR 0020)."""
+        owner = audit.owner_to_list(caller, account_id)
+        with self.db.transaction() as session:
+            return audit.page(session.connection(), access_log, owner, page_size, page_token)
 
     # --- credentials -----------------------------------------------------------------------
     def login(self, email: str, password: str) -> tuple[Tokens, dict]:

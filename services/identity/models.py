@@ -2,6 +2,7 @@ import sqlalchemy as sa
 
 from concilia.chassis.db import UtcDateTime
 
+from concilia.chassis.audit import define_access_log_table
 from concilia.chassis.outbox import define_outbox_tables
 
 metadata = sa.MetaData()
@@ -40,3 +41,5 @@ refresh_tokens = sa.Table(
 )
 
 outbox, processed_events = define_outbox_tables(metadata)
+# Reads of an account by someone other than its owner (docs/adr/0020-access-audit.md).
+access_log = define_access_log_table(metadata)

@@ -67,6 +67,8 @@ def test_a_consumer_exports_then_erases_their_data(world):
                                 metadata=bearer(token), timeout=10)
     world.complaints.AddMessage(pb.AddMessageRequest(complaint_id=complaint.id, text="We are looking into it."),
                                 metadata=bearer(agent), timeout=10)
+    world.complaints.GetComplaint(pb.GetComplaintRequest(complaint_id=complaint.id), metadata=bearer(agent),
+                                  timeout=10)  # a read by someone else: audited (ADR 0020)
     # The consumer's inbox has the filing's notification once the worker got the event.
     assert eventually(lambda: api(world, "GET", "/api/v1/notifications", token).json()["notifications"])
 
@@ -82,6 +84,8 @@ def test_a_consumer_exports_then_erases_their_data(world):
     assert [e["action"] for e in mine["history"]][0] == "filed"
     assert data["notifications"] and all(n["id"] for n in data["notifications"])
     assert "notification_preferences" in data
+    assert [(a["actor_role"], a["action"], a["complaint_id"]) for a in data["accesses"]] == \
+        [("company_agent", "complaint.read", complaint.id)]
 
     # --- erasure: a wrong password changes nothing; the right one erases at once in identity
     wrong = api(world, "POST", "/api/v1/accounts/me/erasure", token, {"password": "not-my-password"})
@@ -151,12 +155,15 @@ def test_the_account_page_downloads_the_data_and_erases_the_account(world, tmp_p
     company = world.company("Loja Página")
     account, _ = world.actors.create("consumer", name="Página Teste")
     token = world.actors.login(account.email)
-    world.file(token, company, description="Bought a fridge that never came.")
+    filed = world.file(token, company, description="Bought a fridge that never came.")
+    world.complaints.GetHistory(pb.GetHistoryRequest(complaint_id=filed.id), metadata=bearer(world.manager),
+                                timeout=10)
     base = world.stack.gateway_url
     with chromium(tmp_path) as browser:
         browser.sign_in(base, account.email)
         browser.open(base + "/account")
         assert account.email in browser.text("#account")
+        assert browser.attribute("#accesses tbody tr", "data-action") == "history.read"  # the manager's read
         # The download link serves the same document as the API, with the page's session.
         href = browser.attribute("#download-data", "href")
         cookies = {c["name"]: c["value"] for c in browser._call("GET", "/cookie")}

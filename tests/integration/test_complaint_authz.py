@@ -89,6 +89,12 @@ ACTIONS = {
     "ListComplaints": Action("waiting_company", set(CALLERS) - {"anonymous", "admin"},
                              lambda s, c, md: s.ListComplaints(pb.ListComplaintsRequest(), metadata=md),
                              lambda c: ("GET", "/api/v1/complaints", None)),
+    # Who read the owner's complaints: the owner and admins; anyone else naming the owner is refused.
+    # The owner's call with no consumer_id (their own) is in test_the_owner_lists_who_read_their_complaint.
+    "ListAccesses": Action("waiting_company", {"owner", "admin"},
+                           lambda s, c, md: s.ListAccesses(pb.ListAccessesRequest(consumer_id=c.consumer_id),
+                                                           metadata=md),
+                           lambda c: ("GET", f"/api/v1/complaints/accesses?consumer_id={c.consumer_id}", None)),
 }
 
 
@@ -222,3 +228,19 @@ def test_lists_are_scoped_to_what_each_caller_may_see(setup):
             if not page_token:
                 break
         assert (complaint.id in seen) == (caller in READERS), caller
+
+
+def test_the_owner_lists_who_read_their_complaint(stack, setup):
+    complaint = setup.complaint("waiting_company")
+    agent = setup.world.complaints.GetComplaint(pb.GetComplaintRequest(complaint_id=complaint.id),
+                                                metadata=bearer(setup.tokens["agent"]), timeout=10).complaint
+    assert agent.id == complaint.id
+    owner = bearer(setup.tokens["owner"])
+    listed = setup.world.complaints.ListAccesses(pb.ListAccessesRequest(page_size=1), metadata=owner, timeout=10)
+    newest = listed.accesses[0]
+    assert (newest.action, newest.complaint_id, newest.actor_role) == ("complaint.read", complaint.id, "company_agent")
+    assert newest.actor_id and newest.at.seconds > 0 and listed.next_page_token
+    response = requests.get(stack.gateway_url + "/api/v1/complaints/accesses", params={"page_size": 1},
+                            headers={"Authorization": f"Bearer {setup.tokens['owner']}"}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["accesses"][0]["complaint_id"] == complaint.id

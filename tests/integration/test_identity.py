@@ -346,3 +346,31 @@ def test_who_may_erase_which_account(identity, actors, stack):
 def test_placeholder_addresses_cannot_be_registered(identity):
     error = rpc_error(lambda: identity.CreateAccount(consumer_request(email="erased-x@erased.invalid"), timeout=10))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(error) == "email"
+
+
+# --- access audit -------------------------------------------------------------------------------
+def test_staff_reads_of_an_account_are_listed_to_its_owner(identity, actors):
+    owner, owner_token = actors.create("consumer")
+    other, other_token = actors.create("consumer")
+    manager, manager_token = actors.create("manager")
+    identity.GetAccount(pb.GetAccountRequest(), metadata=bearer(owner_token), timeout=5)  # own: not recorded
+    for _ in range(3):
+        identity.GetAccount(pb.GetAccountRequest(account_id=owner.id), metadata=bearer(manager_token), timeout=5)
+    identity.GetAccount(pb.GetAccountRequest(account_id=other.id), metadata=bearer(manager_token), timeout=5)
+    first = identity.ListAccesses(pb.ListAccessesRequest(page_size=2), metadata=bearer(owner_token), timeout=5)
+    assert [(a.actor_id, a.actor_role, a.action, a.subject_id) for a in first.accesses] == \
+        [(manager.id, "manager", "account.read", owner.id)] * 2 and first.next_page_token
+    second = identity.ListAccesses(pb.ListAccessesRequest(page_size=2, page_token=first.next_page_token),
+                                   metadata=bearer(owner_token), timeout=5)
+    assert len(second.accesses) == 1 and not second.next_page_token
+    assert first.accesses[0].at.ToDatetime() >= first.accesses[1].at.ToDatetime() >= second.accesses[0].at.ToDatetime()
+    # Someone else's trail: the owner and admins only.
+    denied = rpc_error(lambda: identity.ListAccesses(pb.ListAccessesRequest(account_id=owner.id),
+                                                     metadata=bearer(other_token), timeout=5))
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+    by_admin = identity.ListAccesses(pb.ListAccessesRequest(account_id=other.id),
+                                     metadata=bearer(actors.admin_token), timeout=5)
+    assert [a.subject_id for a in by_admin.accesses] == [other.id]
+    bad = rpc_error(lambda: identity.ListAccesses(pb.ListAccessesRequest(page_token="x1"),
+                                                  metadata=bearer(owner_token), timeout=5))
+    assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(bad) == "page_token"

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from concilia.chassis.db import Database
 
-COMPLAINT_TABLES = ("history", "messages", "attachments", "complaints", "companies", "outbox", "processed_events",
-                    "rate_counters")
+COMPLAINT_TABLES = ("access_log", "history", "messages", "attachments", "complaints", "companies", "outbox",
+                    "processed_events", "rate_counters")
 
 
 class ManualClock:

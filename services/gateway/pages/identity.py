@@ -2,12 +2,16 @@
 import grpc
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
+from datetime import timezone
+
+from concilia.chassis import i18n
+from concilia.complaint.v1 import complaint_pb2
 from concilia.identity.v1 import identity_pb2
 
 from ..auth import login_required, principal, token
 from ..clients import call
 from ..errors import ApiError, from_rpc_error
-from ..locale import gettext as _
+from ..locale import current_locale, gettext as _, lazy_gettext as _l
 from ..routes.account_data import download
 
 bp = Blueprint("pages_identity", __name__)
@@ -83,10 +87,30 @@ def account():
     return _account_page(None)
 
 
+# What someone else read (access audit, docs/adr/0020), as people read it.
+ACCESS_NAMES = {
+    "account.read": _l("your account"), "complaint.read": _l("your complaint"),
+    "complaint.listed": _l("your complaint, in a list"), "history.read": _l("your complaint’s history"),
+    "attachment.read": _l("a file of your complaint"),
+}
+RECENT_ACCESSES = 20
+
+
 def _account_page(error):
     clients = current_app.extensions["concilia"].clients
     row = call(clients.identity.GetAccount, identity_pb2.GetAccountRequest(), token()).account
-    return render_template("identity/account.html", account=row, error=error), 400 if error else 200
+    accesses = list(call(clients.identity.ListAccesses, identity_pb2.ListAccessesRequest(
+        page_size=RECENT_ACCESSES), token()).accesses)
+    if row.role == identity_pb2.ROLE_CONSUMER:
+        accesses += call(clients.complaint.ListAccesses, complaint_pb2.ListAccessesRequest(
+            page_size=RECENT_ACCESSES), token()).accesses
+    accesses.sort(key=lambda a: (a.at.seconds, a.at.nanos), reverse=True)
+    pack = current_app.extensions["concilia"].pack
+    shown = [{"at": i18n.format_datetime(a.at.ToDatetime(tzinfo=timezone.utc), pack, current_locale(), "short"),
+              "role": a.actor_role, "action": a.action, "what": ACCESS_NAMES.get(a.action, a.action),
+              "complaint_id": getattr(a, "complaint_id", "")} for a in accesses[:RECENT_ACCESSES]]
+    return render_template("identity/account.html", account=row, accesses=shown, error=error), \
+        400 if error else 200
 
 
 @bp.get("/account/data.json")

@@ -2,7 +2,7 @@
 and portability): GET /api/v1/accounts/me/export. Composed here from the services that hold it,
 each asked with the caller's own token, so each applies its own rules: a consumer gets their
 complaints; staff get their account, inbox and preferences (the complaints they handle are not
-their personal data)."""
+their personal data); everyone gets who else read their data (docs/adr/0020-access-audit.md)."""
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify
@@ -46,10 +46,16 @@ def personal_data(token: str) -> tuple[str, dict]:
     notifications = _pages(clients.notification.ListInbox, notification_pb2.ListInboxRequest(page_size=PAGE_SIZE),
                            "notifications", token)
     preferences = call(clients.notification.GetPreferences, notification_pb2.GetPreferencesRequest(), token)
+    # Who else read the data (access audit, ADR 0020): the account, and a consumer's complaints.
+    accesses = _pages(clients.identity.ListAccesses, identity_pb2.ListAccessesRequest(page_size=200), "accesses", token)
+    if account.role == identity_pb2.ROLE_CONSUMER:
+        accesses += _pages(clients.complaint.ListAccesses, complaint_pb2.ListAccessesRequest(page_size=200),
+                           "accesses", token)
     return account.id, {
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "account": to_json(account), "complaints": complaints, "notifications": notifications,
-        "notification_preferences": to_json(preferences.preferences)}
+        "notification_preferences": to_json(preferences.preferences),
+        "accesses": sorted(accesses, key=lambda a: datetime.fromisoformat(a["at"]), reverse=True)}
 
 
 def download(token: str):

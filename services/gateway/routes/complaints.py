@@ -73,6 +73,15 @@ def list_complaints():
     return jsonify(to_json(call(complaints().ListComplaints, message, require_api_token())))
 
 
+@bp.get("/accesses")
+def list_accesses():
+    """Who other than the consumer read their complaints (access audit, docs/adr/0020)."""
+    message = pb.ListAccessesRequest(consumer_id=request.args.get("consumer_id", ""),
+                                     page_size=int_arg("page_size", minimum=0),
+                                     page_token=request.args.get("page_token", ""))
+    return jsonify(to_json(call(complaints().ListAccesses, message, require_api_token())))
+
+
 @bp.get("/<complaint_id>")
 def get_complaint(complaint_id):
     message = pb.GetComplaintRequest(complaint_id=complaint_id)

@@ -1,12 +1,12 @@
 """Accounts and tokens: /api/v1/accounts, /api/v1/auth/*, /.well-known/jwks.json."""
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from concilia.identity.v1 import identity_pb2
 
 from ..auth import require_api_token, token
 from ..clients import call
-from ..convert import from_json, json_body, to_json
+from ..convert import from_json, int_arg, json_body, to_json
 from ..errors import ApiError
 
 bp = Blueprint("api_identity", __name__)
@@ -28,6 +28,23 @@ def create_account():
 def me():
     response = call(identity().GetAccount, identity_pb2.GetAccountRequest(), require_api_token())
     return jsonify(to_json(response.account))
+
+
+@bp.get("/api/v1/accounts/me/accesses")
+def my_accesses():
+    """Who other than me read my account (access audit, docs/adr/0020)."""
+    return _accesses("")
+
+
+@bp.get("/api/v1/accounts/<account_id>/accesses")
+def accesses(account_id):
+    return _accesses(account_id)
+
+
+def _accesses(account_id: str):
+    message = identity_pb2.ListAccessesRequest(account_id=account_id, page_size=int_arg("page_size", minimum=0),
+                                               page_token=request.args.get("page_token", ""))
+    return jsonify(to_json(call(identity().ListAccesses, message, require_api_token())))
 
 
 @bp.get("/api/v1/accounts/<account_id>")

@@ -462,3 +462,35 @@ class RecordHearingOutcomeResponse(_message.Message):
     COMPLAINT_FIELD_NUMBER: _ClassVar[int]
     complaint: Complaint
     def __init__(self, complaint: _Optional[_Union[Complaint, _Mapping]] = ...) -> None: ...
+
+class Access(_message.Message):
+    __slots__ = ("at", "actor_id", "actor_role", "action", "complaint_id")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ROLE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    COMPLAINT_ID_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    actor_id: str
+    actor_role: str
+    action: str
+    complaint_id: str
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor_id: _Optional[str] = ..., actor_role: _Optional[str] = ..., action: _Optional[str] = ..., complaint_id: _Optional[str] = ...) -> None: ...
+
+class ListAccessesRequest(_message.Message):
+    __slots__ = ("consumer_id", "page_size", "page_token")
+    CONSUMER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    consumer_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, consumer_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAccessesResponse(_message.Message):
+    __slots__ = ("accesses", "next_page_token")
+    ACCESSES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    accesses: _containers.RepeatedCompositeFieldContainer[Access]
+    next_page_token: str
+    def __init__(self, accesses: _Optional[_Iterable[_Union[Access, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

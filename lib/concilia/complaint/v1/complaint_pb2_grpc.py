@@ -112,6 +112,11 @@ class ComplaintServiceStub:
                 request_serializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeRequest.SerializeToString,
                 response_deserializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeResponse.FromString,
                 _registered_method=True)
+        self.ListAccesses = channel.unary_unary(
+                '/concilia.complaint.v1.ComplaintService/ListAccesses',
+                request_serializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.ListAccessesRequest.SerializeToString,
+                response_deserializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.ListAccessesResponse.FromString,
+                _registered_method=True)
 
 
 class ComplaintServiceServicer:
@@ -215,6 +220,14 @@ class ComplaintServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAccesses(self, request, context):
+        """Who other than the consumer read their complaints (company agents, managers, monitors),
+        newest first (LGPD art. 18 VII; docs/adr/0020). Consumers list their own; admins any consumer's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ComplaintServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -292,6 +305,11 @@ def add_ComplaintServiceServicer_to_server(servicer, server):
                     servicer.RecordHearingOutcome,
                     request_deserializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeRequest.FromString,
                     response_serializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeResponse.SerializeToString,
+            ),
+            'ListAccesses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccesses,
+                    request_deserializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.ListAccessesRequest.FromString,
+                    response_serializer=concilia_dot_complaint_dot_v1_dot_complaint__pb2.ListAccessesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -702,6 +720,33 @@ class ComplaintService:
             '/concilia.complaint.v1.ComplaintService/RecordHearingOutcome',
             concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeRequest.SerializeToString,
             concilia_dot_complaint_dot_v1_dot_complaint__pb2.RecordHearingOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccesses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.complaint.v1.ComplaintService/ListAccesses',
+            concilia_dot_complaint_dot_v1_dot_complaint__pb2.ListAccessesRequest.SerializeToString,
+            concilia_dot_complaint_dot_v1_dot_complaint__pb2.ListAccessesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,11 @@ class IdentityServiceStub:
                 request_serializer=concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountRequest.SerializeToString,
                 response_deserializer=concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountResponse.FromString,
                 _registered_method=True)
+        self.ListAccesses = channel.unary_unary(
+                '/concilia.identity.v1.IdentityService/ListAccesses',
+                request_serializer=concilia_dot_identity_dot_v1_dot_identity__pb2.ListAccessesRequest.SerializeToString,
+                response_deserializer=concilia_dot_identity_dot_v1_dot_identity__pb2.ListAccessesResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -131,6 +136,14 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAccesses(self, request, context):
+        """Who other than the owner read an account (managers, admins), newest first
+        (docs/adr/0020). Owners list their own; admins any account's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -168,6 +181,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.EraseAccount,
                     request_deserializer=concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountRequest.FromString,
                     response_serializer=concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountResponse.SerializeToString,
+            ),
+            'ListAccesses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccesses,
+                    request_deserializer=concilia_dot_identity_dot_v1_dot_identity__pb2.ListAccessesRequest.FromString,
+                    response_serializer=concilia_dot_identity_dot_v1_dot_identity__pb2.ListAccessesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -361,6 +379,33 @@ class IdentityService:
             '/concilia.identity.v1.IdentityService/EraseAccount',
             concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountRequest.SerializeToString,
             concilia_dot_identity_dot_v1_dot_identity__pb2.EraseAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccesses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concilia.identity.v1.IdentityService/ListAccesses',
+            concilia_dot_identity_dot_v1_dot_identity__pb2.ListAccessesRequest.SerializeToString,
+            concilia_dot_identity_dot_v1_dot_identity__pb2.ListAccessesResponse.FromString,
             options,
             channel_credentials,
             insecure,
