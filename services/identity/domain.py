@@ -23,6 +23,8 @@ from concilia.events.v1 import events_pb2
 from .models import access_log, accounts, refresh_tokens
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# Erased accounts keep a placeholder address there (RFC 2606 .invalid: no mailbox); nobody registers it.
+ERASED_DOMAIN = "@erased.invalid"
 LOCALES = ("pt-BR", "es-AR", "en")
 # Who may create an account of each role (None: anyone, i.e. consumers register themselves).
 CREATORS = {
@@ -84,8 +86,7 @@ class Identity:
             raise InvalidArgument("role", f"must be one of {', '.join(CREATORS)}")
         name = require_text("name", new.name, max_length=120)
         email = (new.email or "").strip().lower()
-        # .invalid (RFC 2606) names no mailbox; erased accounts keep such a placeholder address.
-        if len(email) > 254 or not EMAIL.match(email) or email.endswith(".invalid"):
+        if len(email) > 254 or not EMAIL.match(email) or email.endswith(ERASED_DOMAIN):
             raise InvalidArgument("email", "is not a valid e-mail address")
         if not 10 <= len(new.password or "") <= 128:
             raise InvalidArgument("password", "must have between 10 and 128 characters")
@@ -216,7 +217,7 @@ class Identity:
             if wrong_password:
                 self._count_failure(session, row, now)
             else:
-                blank = dict(name="", email=f"erased-{row['id']}@erased.invalid", national_id=None,
+                blank = dict(name="", email=f"erased-{row['id']}{ERASED_DOMAIN}", national_id=None,
                              password_hash="!erased", failed_logins=0, locked_until=None, erased_at=now)
                 session.execute(accounts.update().where(accounts.c.id == row["id"]).values(**blank))
                 session.execute(refresh_tokens.update().where(

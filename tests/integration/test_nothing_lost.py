@@ -100,10 +100,12 @@ def test_a_disturbed_replay_loses_and_duplicates_nothing(stack):
     chaos.start()
     # A paced replay (the month's ~45 days at one a second): it must still be running when the last
     # disturbance hits, about 30 s in; unpaced, the month is replayed faster than that.
-    got = concilia("replay", str(MONTH), "--json", "--threads", "4", "--days-per-second", "1",
-                   "--settle-timeout", "300", env=env)
-    finished = time.monotonic()
-    chaos.join(300)
+    try:
+        got = concilia("replay", str(MONTH), "--json", "--threads", "4", "--days-per-second", "1",
+                       "--settle-timeout", "300", env=env)
+        finished = time.monotonic()
+    finally:
+        chaos.join(300)  # even when the replay failed: later tests must not meet a broker or database mid-restart
     assert chaos.error is None, repr(chaos.error)
     assert [what for _, what in chaos.done][-2:] == ["restart RabbitMQ", "restart PostgreSQL"], chaos.done
     assert all(at < finished for at, _ in chaos.done), f"a disturbance came after the replay: {chaos.done}"
