@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from concilia.chassis.grpc_client import bearer
 from concilia.complaint.v1 import complaint_pb2 as pb
+from concilia.identity.v1 import identity_pb2
 from support.actors import PASSWORD
 from support.browser import AVAILABLE, chromium
 from support.complaints import PDF, World, module_stack
@@ -138,7 +139,17 @@ def test_a_consumer_exports_then_erases_their_data(world):
 def test_export_and_erasure_need_a_token_and_an_admin_for_other_accounts(world):
     consumer_id, token = world.consumer()
     assert requests.get(world.stack.gateway_url + "/api/v1/accounts/me/export", timeout=30).status_code == 401
-    other_id, _ = world.consumer()
+    other_id, other_token = world.consumer()
+    # A manager's read of the account is on the owner's trail, which no one else may list.
+    world.actors.identity.GetAccount(identity_pb2.GetAccountRequest(account_id=consumer_id),
+                                     metadata=bearer(world.manager), timeout=10)
+    trail = api(world, "GET", "/api/v1/accounts/me/accesses", token)
+    assert trail.status_code == 200
+    assert [(a["actor_role"], a["action"], a["subject_id"]) for a in trail.json()["accesses"]] == \
+        [("manager", "account.read", consumer_id)]
+    assert api(world, "GET", f"/api/v1/accounts/{consumer_id}/accesses", other_token).status_code == 403
+    assert len(api(world, "GET", f"/api/v1/accounts/{consumer_id}/accesses", world.actors.admin_token)
+               .json()["accesses"]) == 1
     denied = api(world, "POST", f"/api/v1/accounts/{other_id}/erasure", token)
     assert denied.status_code == 403
     misplaced = api(world, "POST", "/api/v1/accounts/me/erasure", token, {"password": PASSWORD, "account_id": other_id})

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from concilia.chassis.db import Database
+from concilia.chassis.db import Database, migrate
 
 COMPLAINT_TABLES = ("access_log", "history", "messages", "attachments", "complaints", "companies", "outbox",
                     "processed_events", "rate_counters")
@@ -35,3 +35,14 @@ def emptied_complaint_database(url: str, pool_size: int = 2) -> Database:
         if database.is_postgres:
             connection.execute(sa.text("ALTER TABLE history ENABLE TRIGGER history_append_only"))
     return database
+
+
+def both_complaint_databases(kind: str, postgres_url: str, tmp_path, pool_size: int = 2) -> Database:
+    """For tests run on both engines: the module's (migrated) PostgreSQL database, or a new SQLite
+    file (the embedded default), emptied."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/complaint.db"
+        migrate("services.complaint", url)
+    else:
+        url = postgres_url
+    return emptied_complaint_database(url, pool_size)

@@ -15,7 +15,7 @@ from concilia.events.v1 import events_pb2 as ev
 from services.complaint import models as m
 from services.complaint.domain import Complaints, Filing, NewAttachment
 from services.complaint.storage import LocalFolderStore
-from support.complaint_db import ManualClock, emptied_complaint_database
+from support.complaint_db import ManualClock, both_complaint_databases
 
 SEGMENT = "bancos-financeiras-e-administradoras-de-cartao"
 CONSUMER = Principal("consumer-1", "consumer")
@@ -52,10 +52,7 @@ def postgres_url(make_database):
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def db(request, postgres_url, tmp_path):
-    url = postgres_url if request.param == "postgresql" else f"sqlite:///{tmp_path}/complaint.db"
-    if request.param == "sqlite":
-        migrate("services.complaint", url)
-    database = emptied_complaint_database(url)
+    database = both_complaint_databases(request.param, postgres_url, tmp_path)
     yield database
     database.dispose()
 
