@@ -43,7 +43,7 @@ from concilia.events.v1 import events_pb2 as ev
 
 from . import models as m
 from .storage import AttachmentStore
-from .work import Change, DriverWork, SessionWork, Work, typed_values
+from .work import Change, DriverWork, SessionWork, Work, consumer_erased, typed_values
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ HEARING_RESOLUTION = {"agreement": "resolved", "no_agreement": "not_resolved", "
 RESOLUTIONS = ("resolved", "not_resolved")
 SYSTEM = ("system", "system")  # actor of deadline transitions
 NOT_PARTICIPATING = "company is not participating; suggest it with SuggestCompany"
+ERASED = "this account was erased on request"
 
 # File signatures, so a declared content type must match the bytes (no .exe renamed to .pdf).
 MAGIC = {
@@ -78,7 +79,8 @@ MAGIC = {
 # idempotency key, the complaint already filed with it. Always one row (NULLs for what is missing).
 FILING_READS = sa.text(
     "SELECT company.id, company.group_id, company.trade_name, company.segment_name, company.status,"
-    " earlier.id AS earlier_id, earlier.request_hash AS earlier_hash"
+    " earlier.id AS earlier_id, earlier.request_hash AS earlier_hash,"
+    " EXISTS (SELECT 1 FROM erased_consumers WHERE account_id = :consumer_id) AS consumer_erased"
     " FROM (VALUES (1)) AS one"
     " LEFT JOIN companies AS company ON company.id = :company_id"
     " LEFT JOIN complaints AS earlier ON earlier.consumer_id = :consumer_id AND earlier.idempotency_key = :key")
@@ -491,6 +493,8 @@ class Complaints:
     def _new_filing(self, principal: Principal, filing: Filing, fingerprint: str, company) -> tuple:
         """The rows a filing writes: (local day for the rate limit, complaint, history entry, outbox
         row). `company` is the FILING_READS row; a company not participating is refused here."""
+        if company.consumer_erased:
+            raise PermissionDenied(ERASED)
         if company.id is None or company.status != "active":
             raise FailedPrecondition(NOT_PARTICIPATING)
         now = self.clock.now()
@@ -796,6 +800,8 @@ class Complaints:
         with self._transaction() as work:
             row = self._load(work, principal, complaint_id, for_update=True)
             self._require_owner(principal, row)
+            if work.consumer_erased(principal.account_id):
+                raise PermissionDenied(ERASED)
             if row.status in (WAITING_COMPANY, UNDER_REFUSAL_REVIEW):
                 raise FailedPrecondition("the complaint cannot be evaluated before the company answers "
                                          "or its answer window ends")
@@ -910,8 +916,10 @@ class Complaints:
             return self._full(work, row)
 
     # --- both parties --------------------------------------------------------------------------
-    def _require_party(self, principal: Principal, row) -> None:
+    def _require_party(self, principal: Principal, row, session) -> None:
         if principal.role == "consumer" and row.consumer_id == principal.account_id:
+            if consumer_erased(session.connection(), principal.account_id):
+                raise PermissionDenied(ERASED)
             return
         if self.acts_for_company(principal, row):
             return
@@ -921,7 +929,7 @@ class Complaints:
         text = require_text("text", text, max_length=self.message_max)
         with self.db.transaction() as session:
             row = self._load(SessionWork(session), principal, complaint_id, for_update=True)
-            self._require_party(principal, row)
+            self._require_party(principal, row, session)
             if row.status not in OPEN_STATUSES:
                 raise FailedPrecondition(f"the complaint is closed ({row.status})")
             now = self.clock.now()
@@ -942,7 +950,7 @@ class Complaints:
         attachment = self._check_attachment(attachment)
         with self.db.transaction() as session:
             row = self._load(SessionWork(session), principal, complaint_id, for_update=True)
-            self._require_party(principal, row)
+            self._require_party(principal, row, session)
             if row.status not in OPEN_STATUSES:
                 raise FailedPrecondition(f"the complaint is closed ({row.status})")
             stored = self._store_attachments(session, row.id, principal, self.clock.now(), [attachment])
@@ -1076,6 +1084,10 @@ class Complaints:
         if data.role != "consumer" or not data.account_id:
             return ()
         account = data.account_id
+        # From now on its still-valid access tokens file, write and evaluate nothing (ADR 0018).
+        insert = (postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)
+        session.execute(insert(m.erased_consumers).values(account_id=account, erased_at=self.clock.now())
+                        .on_conflict_do_nothing(index_elements=["account_id"]))
         c, msg, att = m.complaints.c, m.messages.c, m.attachments.c
         # Locked (in id order) as a transition locks each, so no message, attachment or evaluation
         # of these complaints can land between the reads below and the writes.

@@ -135,6 +135,14 @@ rate_counters = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
 )
 
+# Consumers whose account was erased on request (identity's account_erased; ADR 0018): an access
+# token issued before the erasure stays valid until it expires, and must not add anything new.
+erased_consumers = sa.Table(
+    "erased_consumers", metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("erased_at", Timestamp, nullable=False),
+)
+
 outbox, processed_events = define_outbox_tables(metadata)
 
 # Reads of a consumer's complaints by anyone else (docs/adr/0020-access-audit.md).

@@ -39,6 +39,12 @@ MESSAGES_OF = sa.text(f"SELECT {_select_list(m.messages)} FROM messages WHERE co
                       " ORDER BY sent_at, id")
 ATTACHMENTS_OF = sa.text(f"SELECT {_select_list(m.attachments)} FROM attachments WHERE complaint_id = :id"
                          " ORDER BY uploaded_at, id")
+ERASED_CONSUMER = sa.text("SELECT 1 FROM erased_consumers WHERE account_id = :id")
+
+
+def consumer_erased(connection, account_id: str) -> bool:
+    """On a SQLAlchemy connection (SessionWork, and the rules' session transactions)."""
+    return connection.execute(ERASED_CONSUMER, {"id": account_id}).first() is not None
 
 
 def typed_values(table: sa.Table, columns: tuple, prefix: str, dialect) -> list[str]:
@@ -104,6 +110,10 @@ class Work:
         """The complaint row, or None."""
         raise NotImplementedError
 
+    def consumer_erased(self, account_id: str) -> bool:
+        """Whether this consumer's account was erased on request (ADR 0018)."""
+        raise NotImplementedError
+
     def related(self, row) -> tuple[list, list]:
         """The complaint's messages and attachments, in the order they came."""
         raise NotImplementedError
@@ -130,6 +140,9 @@ class SessionWork(Work):
         if for_update and self.dialect.name == "postgresql":
             query = query.with_for_update()
         return self.session.execute(query).first()
+
+    def consumer_erased(self, account_id: str) -> bool:
+        return consumer_erased(self.session.connection(), account_id)
 
     def related(self, row) -> tuple[list, list]:
         return (self.session.execute(sa.select(m.messages).where(m.messages.c.complaint_id == row.id)
@@ -171,6 +184,10 @@ class DriverWork(Work):
         row = ComplaintRow(*columns)
         self._has_related[row.id] = (has_messages, has_attachments)
         return row
+
+    def consumer_erased(self, account_id: str) -> bool:
+        return execute_numbered(self.connection, ERASED_CONSUMER, self.dialect, {"id": account_id},
+                                tuple_row).fetchone() is not None
 
     def related(self, row) -> tuple[list, list]:
         has_messages, has_attachments = self._has_related[row.id]

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from concilia.chassis.db import Database, migrate
 
-COMPLAINT_TABLES = ("access_log", "history", "messages", "attachments", "complaints", "companies", "outbox",
-                    "processed_events", "rate_counters")
+COMPLAINT_TABLES = ("access_log", "erased_consumers", "history", "messages", "attachments", "complaints",
+                    "companies", "outbox", "processed_events", "rate_counters")
 
 
 class ManualClock:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import load_pack
 from concilia.chassis.db import migrate
+from concilia.chassis.errors import PermissionDenied
 from concilia.chassis.outbox import envelope
 from concilia.events.v1 import events_pb2 as ev
 from services.complaint import models as m
@@ -229,3 +230,25 @@ def test_the_worker_consumes_the_event_once_and_removes_content_after_the_commit
     assert [h["action"] for h in after["history"].values()].count("personal_data_erased") == 2
     worker.on_account_erased(body)  # a redelivery
     assert snapshot(db) == after and store.deleted == [(sha(MINE), 0)]
+
+
+def test_a_token_still_valid_after_the_erasure_files_writes_and_evaluates_nothing(rules, db, store, complaints):
+    """Access tokens outlive the erasure until they expire (ADR 0018): the erased consumer's calls
+    are refused and change nothing, whoever else goes on."""
+    erase(rules, db)
+    answered = rules.answer(AGENT, complaints["opened"], "We refunded you.")["complaint"]
+    assert answered.status == "waiting_evaluation"
+    before = snapshot(db)
+    refusals = [
+        lambda: file(rules, CONSUMER, "A new complaint after the erasure."),
+        lambda: rules.add_message(CONSUMER, complaints["opened"], "Me again, Maria."),
+        lambda: rules.add_attachment(CONSUMER, complaints["opened"], pdf("new.pdf", b"%PDF-1.4\nnew" + b"n" * 40)),
+        lambda: rules.evaluate(CONSUMER, complaints["opened"], "resolved", 5, "Thanks, Maria"),
+    ]
+    for attempt in refusals:
+        with pytest.raises(PermissionDenied, match="erased"):
+            attempt()
+    assert snapshot(db) == before
+    # The other consumer is not affected, and the company still writes to the erased consumer's case.
+    file(rules, OTHER_CONSUMER, "Still filing.")
+    rules.add_message(AGENT, complaints["opened"], "Closing our side.")
