@@ -36,6 +36,28 @@ def define_access_log_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
+def create_access_log_table_v1(op) -> None:
+    """The access_log table as first defined, for the services' alembic migrations. Frozen: a later
+    change to the table gets a function and a migration of its own."""
+    op.create_table(
+        "access_log",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("owner_id", sa.String(length=64), nullable=False),
+        sa.Column("actor_id", sa.String(length=64), nullable=False),
+        sa.Column("actor_role", sa.String(length=32), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("subject_id", sa.String(length=64), server_default="", nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+    )
+    op.create_index("ix_access_log_owner_seq", "access_log", ["owner_id", "seq"])
+
+
+def drop_access_log_table(op) -> None:
+    op.drop_index("ix_access_log_owner_seq", table_name="access_log")
+    op.drop_table("access_log")
+
+
 def record(connection, table: sa.Table, reader: Principal, action: str, reads: Iterable[tuple[str, str]],
            at: datetime) -> int:
     """One row per (owner id, subject id) read by `reader`, except what readers read of their own.

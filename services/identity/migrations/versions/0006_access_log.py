@@ -3,8 +3,9 @@
 Revision ID: 0006
 Revises: 0005
 """
-import sqlalchemy as sa
 from alembic import op
+
+from concilia.chassis.audit import create_access_log_table_v1, drop_access_log_table
 
 revision = "0006"
 down_revision = "0005"
@@ -13,20 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "access_log",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("owner_id", sa.String(length=64), nullable=False),
-        sa.Column("actor_id", sa.String(length=64), nullable=False),
-        sa.Column("actor_role", sa.String(length=32), nullable=False),
-        sa.Column("action", sa.String(length=32), nullable=False),
-        sa.Column("subject_id", sa.String(length=64), server_default="", nullable=False),
-        sa.PrimaryKeyConstraint("seq"),
-    )
-    op.create_index("ix_access_log_owner_seq", "access_log", ["owner_id", "seq"])
+    create_access_log_table_v1(op)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_access_log_owner_seq", table_name="access_log")
-    op.drop_table("access_log")
+    drop_access_log_table(op)
