@@ -1085,7 +1085,7 @@ class Complaints:
             return ()
         account = data.account_id
         # From now on its still-valid access tokens file, write and evaluate nothing (ADR 0018).
-        insert = (postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)
+        insert = postgresql_insert if self.db.is_postgres else sqlite_insert
         session.execute(insert(m.erased_consumers).values(account_id=account, erased_at=self.clock.now())
                         .on_conflict_do_nothing(index_elements=["account_id"]))
         c, msg, att = m.complaints.c, m.messages.c, m.attachments.c

@@ -5,14 +5,13 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from datetime import timezone
 
 from concilia.chassis import i18n
-from concilia.complaint.v1 import complaint_pb2
 from concilia.identity.v1 import identity_pb2
 
 from ..auth import login_required, principal, token
 from ..clients import call
 from ..errors import ApiError, from_rpc_error
 from ..locale import current_locale, gettext as _, lazy_gettext as _l
-from ..routes.account_data import download
+from ..routes.account_data import access_trail, download
 
 bp = Blueprint("pages_identity", __name__)
 
@@ -99,16 +98,11 @@ RECENT_ACCESSES = 20
 def _account_page(error):
     clients = current_app.extensions["concilia"].clients
     row = call(clients.identity.GetAccount, identity_pb2.GetAccountRequest(), token()).account
-    accesses = list(call(clients.identity.ListAccesses, identity_pb2.ListAccessesRequest(
-        page_size=RECENT_ACCESSES), token()).accesses)
-    if row.role == identity_pb2.ROLE_CONSUMER:
-        accesses += call(clients.complaint.ListAccesses, complaint_pb2.ListAccessesRequest(
-            page_size=RECENT_ACCESSES), token()).accesses
-    accesses.sort(key=lambda a: (a.at.seconds, a.at.nanos), reverse=True)
+    accesses = access_trail(token(), row.role == identity_pb2.ROLE_CONSUMER, limit=RECENT_ACCESSES)
     pack = current_app.extensions["concilia"].pack
     shown = [{"at": i18n.format_datetime(a.at.ToDatetime(tzinfo=timezone.utc), pack, current_locale(), "short"),
               "role": a.actor_role, "action": a.action, "what": ACCESS_NAMES.get(a.action, a.action),
-              "complaint_id": getattr(a, "complaint_id", "")} for a in accesses[:RECENT_ACCESSES]]
+              "complaint_id": getattr(a, "complaint_id", "")} for a in accesses]
     return render_template("identity/account.html", account=row, accesses=shown, error=error), \
         400 if error else 200
 
