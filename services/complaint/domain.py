@@ -1125,8 +1125,56 @@ class Complaints:
         kept = set(session.scalars(sa.select(att.sha256).where(att.sha256.in_(keys)))) if keys else set()
         return tuple(sorted(keys - kept))
 
+    def apply_retention(self, batch_size: int = 200, max_batches: int = 100) -> dict[str, int]:
+        """The pack's retention periods, as of the clock's now: closed complaints' texts (batch after
+        batch, each removing its released attachment content after its commit), then the access log."""
+        expired = 0
+        for _ in range(max_batches):
+            count, keys = self.expire_closed(batch_size)
+            self.remove_content(keys)
+            expired += count
+            if count < batch_size:
+                break
+        return {"complaints_expired": expired,
+                "accesses_pruned": audit.prune(self.db, m.access_log, self.pack.retention.access_log_days,
+                                               self.clock.now())}
+
+    def expire_closed(self, batch_size: int = 200) -> tuple[int, tuple[str, ...]]:
+        """Retention (the pack's `retention.closed_complaint_days`, docs/adr/0021-retention.md): one
+        batch of complaints closed (finalised or cancelled) longer ago than the period loses its
+        texts, every message's text and its attachments, with a `retention_expired` history entry.
+        What the indicators and open data use (statuses, dates, taxonomy, scores) stays. Returns
+        how many complaints it expired and the storage keys to pass to `remove_content` after the
+        commit (as `account_erased`). A complaint expires once: `texts_expired_at` marks it."""
+        days = self.pack.retention.closed_complaint_days
+        if days is None:
+            return 0, ()
+        now = self.clock.now()
+        c, msg, att = m.complaints.c, m.messages.c, m.attachments.c
+        with self.db.transaction() as session:
+            # Closed complaints only change by a manager's redaction, which locks the row too.
+            rows = self._claim(session, sa.select(c.id, c.status).where(
+                c.texts_expired_at.is_(None), c.finalised_at < now - timedelta(days=days),
+                c.status.notin_(OPEN_STATUSES)).order_by(c.texts_expired_at, c.finalised_at), batch_size)
+            if not rows:
+                return 0, ()
+            ids = [r.id for r in rows]
+            session.execute(m.complaints.update().where(c.id.in_(ids)).values(
+                description="", desired_outcome="", answer_text="", refusal_text="", evaluation_comment="",
+                cancellation_reason="", hearing_url="", idempotency_key=None, texts_expired_at=now))
+            session.execute(m.messages.update().where(msg.complaint_id.in_(ids), msg.text != "").values(text=""))
+            removed = session.execute(sa.select(att.id, att.sha256).where(att.complaint_id.in_(ids))).all()
+            if removed:
+                session.execute(m.attachments.delete().where(att.id.in_([a.id for a in removed])))
+            session.connection().execute(INSERT_HISTORY, [
+                self._history_entry(r.id, "retention_expired", SYSTEM, now, r.status, r.status,
+                                    f"closed more than {days} days ago") for r in rows])
+            keys = {a.sha256 for a in removed}
+            kept = set(session.scalars(sa.select(att.sha256).where(att.sha256.in_(keys)))) if keys else set()
+        return len(rows), tuple(sorted(keys - kept))
+
     def remove_content(self, keys: tuple[str, ...]) -> None:
-        """Removes stored attachment content released by `account_erased`, after its transaction
+        """Removes stored attachment content released by `account_erased` or `expire_closed`, after its transaction
         committed. Checked again first: the same bytes may have been uploaded (and committed) since.
         A failure is logged with the keys, not raised: the event is consumed, a retry would not
         find them again."""

@@ -73,6 +73,8 @@ complaints = sa.Table(
     sa.Column("hearing_at", Timestamp),
     sa.Column("hearing_url", sa.String(500), nullable=False, server_default=""),
     sa.Column("hearing_outcome", sa.String(16), nullable=False, server_default=""),
+    # When the retention period (pack) emptied the closed complaint's texts (docs/adr/0021).
+    sa.Column("texts_expired_at", Timestamp),
     # The key first: the index ix_complaints_consumer_filed must not look like a match for the
     # filing's key lookup (migration 0006).
     sa.UniqueConstraint("idempotency_key", "consumer_id", name="uq_complaints_idempotency_key_consumer"),
@@ -85,6 +87,7 @@ complaints = sa.Table(
     sa.Index("ix_complaints_filed", "filed_at"),
     sa.Index("ix_complaints_authority_filed", "authority_jurisdiction", "filed_at"),
     sa.Index("ix_complaints_status_hearing_window", "status", "hearing_window_ends"),
+    sa.Index("ix_complaints_retention_due", "texts_expired_at", "finalised_at"),
 )
 
 messages = sa.Table(

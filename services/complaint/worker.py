@@ -1,5 +1,6 @@
-"""The complaint worker (nameko): relays the outbox, enforces deadlines with a timer sweep, and keeps
-the replica of participating companies from company_registry events.
+"""The complaint worker (nameko): relays the outbox, enforces deadlines with a timer sweep, applies the
+country pack's retention periods, keeps the replica of participating companies from company_registry
+events and erases what an erased account wrote.
 
     python -m concilia.chassis.run_worker services.complaint.worker
 """
@@ -61,6 +62,12 @@ class ComplaintWorker:
     @timer(interval=retention.PRUNE_INTERVAL_SECONDS)
     def prune_processed_events(self):
         retention.prune_processed_events(self.db, models.processed_events)
+
+    @timer(interval=retention.SWEEP_INTERVAL_SECONDS)
+    def apply_retention(self):
+        counts = self.rules.apply_retention()
+        if any(counts.values()):
+            log.info("retention: %s", counts)
 
     @event_handler("company_registry", "company_adhered")
     def on_company_adhered(self, body):

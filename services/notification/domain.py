@@ -19,10 +19,10 @@ import sqlalchemy as sa
 
 from sqlalchemy.orm import Session
 
-from concilia.chassis import i18n
+from concilia.chassis import i18n, retention
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import CountryPack
-from concilia.chassis.db import Writes
+from concilia.chassis.db import Database, Writes
 from concilia.chassis.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from concilia.chassis.outbox import consume_batch, parse_data
 from concilia.events.v1 import events_pb2 as ev
@@ -450,6 +450,19 @@ def prune_unaddressed(session: Session, older_than: datetime) -> int:
     """Drops kept events nobody came for within the retention."""
     return session.execute(m.unaddressed_events.delete().where(
         m.unaddressed_events.c.created_at < older_than)).rowcount
+
+
+def apply_retention(database: Database, days: int | None, now: datetime, wall_now: datetime) -> dict[str, int]:
+    """The pack's retention.notification_days (None keeps everything): inbox notifications, e-mails
+    and webhook deliveries created longer ago go, whatever their state (docs/adr/0021-retention.md).
+    Each is aged on the clock that stamped it: notifications on the platform clock (`now`), e-mails
+    and deliveries on the wall clock, as they are sent in real time."""
+    if days is None:
+        return {}
+    period = timedelta(days=days)
+    return {name: retention.prune_older_than(database, table, "created_at", at - period)
+            for name, table, at in (("notifications", m.notifications, now), ("emails", m.email_outbox, wall_now),
+                                    ("webhook_deliveries", m.webhook_deliveries, wall_now))}
 
 
 def handle_complaint_event(session: Session, pack: CountryPack, envelope: dict, data, *, now: datetime,

@@ -1,6 +1,6 @@
 """The notification worker (nameko): consumes identity, company_registry and complaint events into
-the contact directory, in-app notifications, queued e-mails and webhook deliveries, and drains the
-e-mail outbox and the webhook deliveries on timers.
+the contact directory, in-app notifications, queued e-mails and webhook deliveries, drains the
+e-mail outbox and the webhook deliveries on timers, and drops them after the country pack's retention.
 
 python -m concilia.chassis.run_worker services.notification.worker
 
@@ -133,6 +133,13 @@ class NotificationWorker:
     @timer(interval=SEND_INTERVAL_SECONDS)
     def deliver_webhooks(self):
         self.runtime.webhooks.drain(self.db)
+
+    @timer(interval=retention.SWEEP_INTERVAL_SECONDS)
+    def apply_retention(self):
+        counts = domain.apply_retention(self.db, self.runtime.pack.retention.notification_days,
+                                        self.runtime.clock.now(), datetime.now(timezone.utc))
+        if any(counts.values()):
+            log.info("retention: %s", counts)
 
     @timer(interval=retention.PRUNE_INTERVAL_SECONDS)
     def prune_processed_events(self):

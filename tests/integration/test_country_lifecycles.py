@@ -142,11 +142,11 @@ def country(start_stack, tmp_path):
     """country(code, ...) -> a Country on a stack of its own, stopped after the test."""
     started = []
 
-    def start(code: str, person_id, company_id, packs_dir=None) -> Country:
+    def start(code: str, person_id, company_id, packs_dir=None, **extra_env) -> Country:
         clock = FileClock(tmp_path / f"clock-{code}")
         clock.set(datetime.now(timezone.utc).replace(microsecond=0))
         env = {"CONCILIA_COUNTRY": code, "CONCILIA_CLOCK_FILE": str(clock.path),
-               "DEADLINE_SWEEP_INTERVAL_SECONDS": "0.2"}
+               "DEADLINE_SWEEP_INTERVAL_SECONDS": "0.2", **extra_env}
         if packs_dir:
             env["CONCILIA_COUNTRY_PACKS_DIR"] = str(packs_dir)
         stack = start_stack(services=["identity", "company_registry", "complaint"], gateway=False, extra_env=env)
@@ -190,6 +190,35 @@ def test_brazil_counts_calendar_days_and_has_no_hearing(country):
         complaint_id=complaint.id, scheduled_at=stamp(br.local(2026, 3, 10, 10)), meeting_url=MEETING),
         metadata=bearer(br.manager), timeout=10))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_the_running_worker_empties_a_closed_complaint_at_the_end_of_the_retention_period(country):
+    br = country("BR", new_cpf, new_cnpj, RETENTION_SWEEP_INTERVAL_SECONDS="0.3")
+    company, agent = br.participant("Banco Retenção Teste")
+    _, consumer = br.consumer()
+    br.set_local(2026, 3, 2, 10, 0)
+    complaint = br.file(consumer, company, "BR-SP", "Campinas")
+    br.complaints.AnswerComplaint(pb.AnswerComplaintRequest(complaint_id=complaint.id, text="Estornado, Maria"),
+                                  metadata=bearer(agent), timeout=10)
+    br.set_local(2026, 3, 4, 9, 0)
+    done = br.complaints.EvaluateComplaint(pb.EvaluateComplaintRequest(
+        complaint_id=complaint.id, resolution=pb.RESOLUTION_RESOLVED, satisfaction_score=5, comment="Obrigada, Maria"),
+        metadata=bearer(consumer), timeout=10).complaint
+    # 1,825 days (the BR pack) after finalisation, less a minute: several sweeps change nothing.
+    br.clock.set(as_utc(done.finalised_at) + timedelta(days=1825, minutes=-1))
+    time.sleep(1.5)
+    kept = br.get(consumer, complaint.id)
+    assert (kept.description, kept.answer_text, kept.evaluation_comment) == (
+        "Cobro duplicado", "Estornado, Maria", "Obrigada, Maria")
+    br.clock.set(as_utc(done.finalised_at) + timedelta(days=1825, minutes=1))
+    deadline = time.monotonic() + 20
+    while ("retention_expired", "system") not in br.history(consumer, complaint.id):
+        assert time.monotonic() < deadline, "the worker never applied the retention period"
+        time.sleep(0.2)
+    expired = br.get(consumer, complaint.id)
+    assert (expired.description, expired.desired_outcome, expired.answer_text, expired.evaluation_comment) == ("",) * 4
+    assert (expired.status, expired.resolution, expired.satisfaction_score) == (
+        pb.COMPLAINT_STATUS_FINALISED_EVALUATED, pb.RESOLUTION_RESOLVED, 5)
 
 
 def test_argentina_business_days_municipal_routing_and_the_hearing_path(country):

@@ -1,14 +1,18 @@
 """Erasure on request (LGPD / Ley 25.326), the complaint service's part: identity's account_erased
 event empties what the consumer wrote (complaint texts, messages, attachments) and keeps what the
-lifecycle and the indicators use. On PostgreSQL and SQLite, with rows compared before and after."""
+lifecycle and the indicators use. And erasure at the end of the pack's retention period: a closed
+complaint loses every text and attachment. On PostgreSQL and SQLite, with rows compared before and
+after."""
+import dataclasses
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
+from concilia.chassis import audit
 from concilia.chassis.auth import Principal
-from concilia.chassis.country import load_pack
+from concilia.chassis.country import Retention, load_pack
 from concilia.chassis.db import migrate
 from concilia.chassis.errors import PermissionDenied
 from concilia.chassis.outbox import envelope
@@ -26,7 +30,8 @@ MINE = b"%PDF-1.4\nCPF 123.456.789-00" + b"m" * 50      # only consumer-1 upload
 SHARED = b"%PDF-1.4\nstore receipt" + b"s" * 50          # uploaded by both consumers (stored once)
 AGENTS = b"%PDF-1.4\ncompany policy" + b"a" * 50         # uploaded by the company's agent
 ERASED = ev.AccountErased(account_id="consumer-1", role="consumer")
-TABLES = (m.complaints, m.messages, m.attachments, m.history, m.outbox)
+MANAGER = Principal("manager-1", "manager", jurisdiction="BR")
+TABLES = (m.complaints, m.messages, m.attachments, m.history, m.outbox, m.access_log)
 
 
 class RecordingStore(LocalFolderStore):
@@ -252,3 +257,107 @@ def test_a_token_still_valid_after_the_erasure_files_writes_and_evaluates_nothin
     # The other consumer is not affected, and the company still writes to the erased consumer's case.
     file(rules, OTHER_CONSUMER, "Still filing.")
     rules.add_message(AGENT, complaints["opened"], "Closing our side.")
+
+
+# --- retention (the pack's retention.closed_complaint_days; docs/adr/0021-retention.md) -----------------
+
+TEXTS = dict(description="", desired_outcome="", answer_text="", refusal_text="", evaluation_comment="",
+             cancellation_reason="", hearing_url="", idempotency_key=None)
+
+
+def close_the_open_one(rules, clock, complaints) -> datetime:
+    """consumer-1's open complaint (messages and attachments of both parties, one file shared with
+    consumer-2's still open complaint) answered and evaluated; returns when the last one closed."""
+    rules.answer(AGENT, complaints["opened"], "We refunded you, Maria.")
+    return rules.evaluate(CONSUMER, complaints["opened"], "not_resolved", 2, "Still waiting, Maria")["complaint"].finalised_at
+
+
+def test_a_closed_complaint_keeps_its_texts_until_the_retention_period_ends(rules, db, clock, store, complaints):
+    last_closed = close_the_open_one(rules, clock, complaints)
+    days = rules.pack.retention.closed_complaint_days
+    assert days == 1825
+    clock.instant = last_closed + timedelta(days=days) - timedelta(seconds=1)
+    before = snapshot(db)
+    expired_first = rules.apply_retention()
+    # The first closed one ("closed", an hour older) is due; the last one not yet, nor the open one.
+    after = snapshot(db)
+    assert expired_first["complaints_expired"] == 1
+    assert after["complaints"][complaints["closed"]]["texts_expired_at"] == clock.now()
+    assert after["complaints"][complaints["opened"]] == before["complaints"][complaints["opened"]]
+    assert after["messages"] == before["messages"] and after["attachments"] == before["attachments"]
+    assert store.deleted == []
+
+
+def test_at_the_end_of_the_retention_period_a_closed_complaint_keeps_only_what_indicators_use(
+        rules, db, clock, store, complaints):
+    close_the_open_one(rules, clock, complaints)
+    clock.advance(days=rules.pack.retention.closed_complaint_days, seconds=1)
+    before = snapshot(db)
+    assert rules.apply_retention(batch_size=1) == {"complaints_expired": 2, "accesses_pruned": 0}
+    after = snapshot(db)
+    closed = (complaints["opened"], complaints["closed"])
+
+    # Complaints: every free text empties and the expiry is stamped; statuses, dates, resolution,
+    # score and the taxonomy stay. consumer-2's complaint is still open: untouched, however old.
+    expected = {i: dict(row) for i, row in before["complaints"].items()}
+    for complaint_id in closed:
+        expected[complaint_id].update(TEXTS, texts_expired_at=clock.now())
+    assert after["complaints"] == expected
+    assert before["complaints"][complaints["opened"]]["answer_text"] == "We refunded you, Maria."
+    assert (after["complaints"][complaints["opened"]]["resolution"],
+            after["complaints"][complaints["opened"]]["satisfaction_score"]) == ("not_resolved", 2)
+
+    # Messages: every party's text on the closed complaints; attachments: all of theirs.
+    assert after["messages"] == {i: dict(row, text="") if row["complaint_id"] in closed else row
+                                 for i, row in before["messages"].items()}
+    assert [r["complaint_id"] for r in after["attachments"].values()] == [complaints["other"]]
+
+    # History: one system entry per complaint; no event.
+    new = [row for seq, row in after["history"].items() if seq not in before["history"]]
+    assert sorted((h["complaint_id"], h["action"], h["actor_role"], h["from_status"], h["to_status"], h["at"])
+                  for h in new) == sorted(
+        (complaint_id, "retention_expired", "system", "finalised_evaluated", "finalised_evaluated", clock.now())
+        for complaint_id in closed)
+    assert after["outbox"] == before["outbox"]
+
+    # Content: removed after the commit, except the file consumer-2's open complaint still uses.
+    assert sorted(store.deleted) == sorted([(sha(MINE), 0), (sha(AGENTS), 0)])
+    assert store.get(sha(SHARED)) == SHARED
+
+    # Once: a later sweep changes nothing.
+    clock.advance(days=400)
+    assert rules.apply_retention() == {"complaints_expired": 0, "accesses_pruned": 0}
+    assert snapshot(db) == after
+
+
+def test_a_pack_without_retention_keeps_closed_complaints(rules, db, clock, store, complaints):
+    close_the_open_one(rules, clock, complaints)
+    rules.pack = dataclasses.replace(rules.pack, retention=Retention())
+    clock.advance(days=36500)
+    before = snapshot(db)
+    assert rules.apply_retention() == {"complaints_expired": 0, "accesses_pruned": 0}
+    assert snapshot(db) == before and store.deleted == []
+
+
+def test_the_access_log_is_pruned_after_its_own_period(rules, db, clock, complaints):
+    rules.get(MANAGER, complaints["closed"])          # read now: logged
+    clock.advance(days=10)
+    rules.get(MANAGER, complaints["other"])           # read ten days later
+    logged = snapshot(db)["access_log"]
+    assert sorted(r["subject_id"] for r in logged.values()) == sorted([complaints["closed"], complaints["other"]])
+    period = rules.pack.retention.access_log_days
+    clock.advance(days=period - 5)                    # the first read is past the period, the second not
+    assert rules.apply_retention()["accesses_pruned"] == 1
+    assert [r["subject_id"] for r in snapshot(db)["access_log"].values()] == [complaints["other"]]
+    assert audit.prune(db, m.access_log, None, clock.now() + timedelta(days=period)) == 0  # None: kept
+    assert len(snapshot(db)["access_log"]) == 1
+
+
+def test_the_worker_applies_retention_on_its_timer(rules, db, clock, store, complaints):
+    from services.complaint.worker import ComplaintWorker
+    worker = ComplaintWorker()
+    worker.db, worker.rules = db, rules
+    clock.advance(days=rules.pack.retention.closed_complaint_days + 2)
+    worker.apply_retention()
+    assert snapshot(db)["complaints"][complaints["closed"]]["texts_expired_at"] == clock.now()
+    assert [h.action for h in rules.history(AGENT, complaints["closed"])][-1] == "retention_expired"

@@ -76,3 +76,24 @@ def test_a_missing_pack_lists_the_available_ones(tmp_path):
     copy_pack(tmp_path)
     with pytest.raises(PackError, match="available: BR"):
         load_pack("CL", tmp_path)
+
+
+def test_retention_periods_are_whole_days_and_optional(tmp_path):
+    assert load_pack("AR").retention.closed_complaint_days == 1095
+    pack_file = copy_pack(tmp_path)
+    text = pack_file.read_text()
+    assert "  closed_complaint_days: 1825" in text
+    for bad in ("0", "five", "true", "1.5"):
+        pack_file.write_text(text.replace("  closed_complaint_days: 1825", f"  closed_complaint_days: {bad}"))
+        with pytest.raises(PackError, match="retention.closed_complaint_days must be a whole number of days") as error:
+            load_pack("BR", tmp_path)
+        assert f"{pack_file}:" in str(error.value)
+    pack_file.write_text(text.replace("  notification_days: 365", "  inbox_days: 365"))
+    with pytest.raises(PackError, match="unknown key 'retention.inbox_days'"):
+        load_pack("BR", tmp_path)
+    # Left out: kept until erased on request.
+    start = text.index("\nretention:")
+    end = text.index("\nlimits:")
+    pack_file.write_text(text[:start] + text[end:])
+    retention = load_pack("BR", tmp_path).retention
+    assert (retention.closed_complaint_days, retention.access_log_days, retention.notification_days) == (None,) * 3

@@ -10,12 +10,13 @@ the trail of who saw the data is kept as the authorities' record (docs/adr/0020-
     rows, next_token = audit.page(connection, access_log, owner_id, page_size, page_token)
 """
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from .auth import Principal
-from .db import UtcDateTime
+from . import retention
+from .db import Database, UtcDateTime
 from .errors import InvalidArgument, PermissionDenied
 
 DEFAULT_PAGE_SIZE = 50
@@ -90,3 +91,10 @@ def page(connection, table: sa.Table, owner_id: str, page_size: int = 0, page_to
         query = query.where(table.c.seq < int(page_token))
     rows = connection.execute(query).all()
     return rows[:size], str(rows[size - 1].seq) if len(rows) > size else ""
+
+
+def prune(database: Database, table: sa.Table, days: int | None, now: datetime) -> int:
+    """Deletes the rows older than `days` (the pack's retention.access_log_days; None keeps them)."""
+    if days is None:
+        return 0
+    return retention.prune_older_than(database, table, "at", now - timedelta(days=days))

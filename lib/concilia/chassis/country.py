@@ -7,7 +7,7 @@ CONCILIA_COUNTRY_PACKS_DIR at its own folder of packs.
 import csv
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, time as dtime
 from functools import lru_cache
 from pathlib import Path
@@ -101,6 +101,17 @@ class Windows:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long personal data is kept once it has served, in days (None: until erased on request).
+    Past it, the complaint worker empties a closed complaint's texts and attachments, and each
+    service prunes its access_log and the notification service its inbox and sent e-mails
+    (docs/adr/0021-retention.md)."""
+    closed_complaint_days: int | None = None  # after finalisation or cancellation
+    access_log_days: int | None = None        # who read whose data
+    notification_days: int | None = None      # inbox notifications and sent e-mails
+
+
+@dataclass(frozen=True)
 class Authority:
     id: str
     name: str
@@ -175,6 +186,7 @@ class CountryPack:
     company_facts: dict = field(default_factory=dict)  # fact name -> segment | number | money | flag
     adhesion_rules: tuple[AdhesionRule, ...] = ()
     routing: str = "region"                          # national | region | municipality
+    retention: Retention = field(default_factory=Retention)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -352,7 +364,7 @@ def load_pack(code: str, packs_dir: str | Path | None = None) -> CountryPack:
     known = {"code", "name", "pack_version", "languages", "default_locale", "format_locale", "time_zone",
              "currency", "person_id", "company_id", "windows", "holidays_file", "authorities", "indicators",
              "refusal_reasons", "hearing", "limits", "taxonomy_file", "company_facts", "adhesion_rules",
-             "routing"}
+             "routing", "retention"}
     for key in raw:
         if key not in known:
             raise PackError(f"{path}:{_line(raw, key)}: unknown key {key!r}")
@@ -376,7 +388,7 @@ def load_pack(code: str, packs_dir: str | Path | None = None) -> CountryPack:
         format_locale=format_locale, published_formulas=_formulas(raw, path),
         company_facts=company_facts,
         adhesion_rules=_adhesion_rules(raw, company_facts, _segment_codes(taxonomy_file), path),
-        routing=_routing(raw, path))
+        routing=_routing(raw, path), retention=_retention(raw, path))
 
 
 def _authorities(raw, code: str, path: Path) -> tuple[Authority, ...]:
@@ -468,6 +480,19 @@ def _hearing(raw, path: Path) -> dict:
     if mode != "online":
         raise PackError(f"{path}:{_line(spec, 'mode')}: hearing.mode must be online")
     return {"enabled": True, "schedule_within_business_days": days, "outcomes": tuple(outcomes), "mode": mode}
+
+
+def _retention(raw, path: Path) -> Retention:
+    spec = raw.get("retention") or {}
+    if not isinstance(spec, dict):
+        raise PackError(f"{path}:{_line(raw, 'retention')}: 'retention' must be a mapping")
+    names = [f.name for f in fields(Retention)]
+    for key, value in spec.items():
+        if key not in names:
+            raise PackError(f"{path}:{_line(spec, key)}: unknown key 'retention.{key}' (known: {', '.join(names)})")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise PackError(f"{path}:{_line(spec, key)}: retention.{key} must be a whole number of days, at least 1")
+    return Retention(**spec)
 
 
 def _routing(raw, path: Path) -> str:

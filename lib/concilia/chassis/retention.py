@@ -13,6 +13,10 @@ Settings (the same in every country; docs/operations.md):
     PROCESSED_EVENTS_RETENTION_DAYS          days an id is kept (default 30, at least 1)
     PROCESSED_EVENTS_PRUNE_INTERVAL_SECONDS  how often each worker prunes (default 3600)
     PROCESSED_EVENTS_PRUNE_BATCH             rows per DELETE, each its own short transaction (default 5000)
+    RETENTION_SWEEP_INTERVAL_SECONDS         how often workers apply the country pack's `retention`
+                                             periods (default 3600; docs/adr/0021-retention.md)
+
+`prune_older_than` is the batched delete behind both.
 """
 import logging
 from dataclasses import dataclass
@@ -37,6 +41,8 @@ class RetentionSettings:
                               help="days a consumed event id is kept to drop redeliveries")
     prune_interval_seconds: float = env("PROCESSED_EVENTS_PRUNE_INTERVAL_SECONDS", 3600.0)
     batch_size: int = env("PROCESSED_EVENTS_PRUNE_BATCH", 5000)
+    sweep_interval_seconds: float = env("RETENTION_SWEEP_INTERVAL_SECONDS", 3600.0,
+                                        help="how often workers apply the country pack's retention periods")
 
 
 def load_settings() -> RetentionSettings:
@@ -46,6 +52,8 @@ def load_settings() -> RetentionSettings:
         problems.append("PROCESSED_EVENTS_RETENTION_DAYS must be at least 1 (redeliveries can come hours late)")
     if settings.prune_interval_seconds <= 0:
         problems.append("PROCESSED_EVENTS_PRUNE_INTERVAL_SECONDS must be positive")
+    if settings.sweep_interval_seconds <= 0:
+        problems.append("RETENTION_SWEEP_INTERVAL_SECONDS must be positive")
     if settings.batch_size < 1:
         problems.append("PROCESSED_EVENTS_PRUNE_BATCH must be at least 1")
     if problems:
@@ -57,15 +65,27 @@ def load_settings() -> RetentionSettings:
 # stops the worker at start-up.
 SETTINGS = load_settings()
 PRUNE_INTERVAL_SECONDS = SETTINGS.prune_interval_seconds
+SWEEP_INTERVAL_SECONDS = SETTINGS.sweep_interval_seconds
 
 
 def prune_processed_events(database: Database, table: sa.Table, retention: timedelta | None = None,
                            now: datetime | None = None, batch_size: int | None = None) -> int:
     """Deletes the rows processed before now - retention, batch after batch; returns how many."""
     retention = retention if retention is not None else timedelta(days=SETTINGS.retention_days)
-    batch_size = batch_size or SETTINGS.batch_size
     cutoff = (now or datetime.now(timezone.utc)) - retention
-    delete = _delete_batch(table, database.engine.dialect)
+    total = prune_older_than(database, table, "processed_at", cutoff, batch_size)
+    if total:
+        log.info("pruned %d processed event ids older than %s", total, cutoff.date().isoformat())
+    return total
+
+
+def prune_older_than(database: Database, table: sa.Table, column: str, cutoff: datetime,
+                     batch_size: int | None = None) -> int:
+    """Deletes the rows whose `column` (an instant) is before `cutoff`, each batch its own short
+    transaction, at most MAX_BATCHES_PER_RUN batches; returns how many. Used for processed_events,
+    the access_log and the notification inbox (the country pack's retention)."""
+    batch_size = batch_size or SETTINGS.batch_size
+    delete = _delete_batch(table, column, database.engine.dialect)
     total = 0
     for _ in range(MAX_BATCHES_PER_RUN):
         with database.transaction() as session:
@@ -73,23 +93,22 @@ def prune_processed_events(database: Database, table: sa.Table, retention: timed
         total += deleted
         if deleted < batch_size:
             break
-    if total:
-        log.info("pruned %d processed event ids older than %s", total, cutoff.date().isoformat())
     return total
 
 
-def _delete_batch(table: sa.Table, dialect) -> sa.TextClause:
-    """DELETE of at most :limit rows processed before :cutoff, picked by physical row id: a TID scan
-    on PostgreSQL (ctid) and a rowid lookup on SQLite. Matching on the primary key instead makes
-    PostgreSQL hash-join against a scan of the whole table for every batch (measured: 0.64 s per
-    batch of 5,000 on 1.2 M rows)."""
-    name = dialect.identifier_preparer.quote(table.name)
+def _delete_batch(table: sa.Table, column: str, dialect) -> sa.TextClause:
+    """DELETE of at most :limit rows whose `column` is before :cutoff, picked by physical row id: a
+    TID scan on PostgreSQL (ctid) and a rowid lookup on SQLite. Matching on the primary key instead
+    makes PostgreSQL hash-join against a scan of the whole table for every batch (measured: 0.64 s
+    per batch of 5,000 on 1.2 M rows)."""
+    quote = dialect.identifier_preparer.quote
+    name, where = quote(table.name), quote(column)
     if dialect.name == "postgresql":
         sql = (f"DELETE FROM {name} WHERE ctid = ANY(ARRAY("
-               f"SELECT ctid FROM {name} WHERE processed_at < :cutoff LIMIT :limit))")
+               f"SELECT ctid FROM {name} WHERE {where} < :cutoff LIMIT :limit))")
     else:
         sql = (f"DELETE FROM {name} WHERE rowid IN ("
-               f"SELECT rowid FROM {name} WHERE processed_at < :cutoff LIMIT :limit)")
+               f"SELECT rowid FROM {name} WHERE {where} < :cutoff LIMIT :limit)")
     # Typed binds: the cutoff is written as the column stores instants (UtcDateTime).
-    return sa.text(sql).bindparams(sa.bindparam("cutoff", type_=table.c.processed_at.type),
+    return sa.text(sql).bindparams(sa.bindparam("cutoff", type_=table.c[column].type),
                                    sa.bindparam("limit", type_=sa.Integer()))

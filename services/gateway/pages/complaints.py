@@ -52,6 +52,7 @@ ACTION_NAMES = {
     "hearing_scheduled": _l("Hearing scheduled"), "hearing_rescheduled": _l("Hearing rescheduled"),
     "hearing_held": _l("Hearing held"), "hearing_window_lapsed": _l("Hearing window lapsed"),
     "personal_data_erased": _l("Personal data erased at the consumer’s request"),
+    "retention_expired": _l("Texts and attachments removed at the end of the retention period"),
 }
 REFUSAL_REASON_NAMES = {
     "not_customer": _l("Not our customer"), "duplicate": _l("Duplicate complaint"),
