@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from concilia.chassis import audit
+from concilia.chassis import audit, retention
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import Authority, CountryPack
 from concilia.chassis.db import Database, execute_numbered
@@ -1171,6 +1171,7 @@ class Complaints:
                                     f"closed more than {days} days ago") for r in rows])
             keys = {a.sha256 for a in removed}
             kept = set(session.scalars(sa.select(att.sha256).where(att.sha256.in_(keys)))) if keys else set()
+        retention.REMOVED.labels("complaint_texts").inc(len(rows))
         return len(rows), tuple(sorted(keys - kept))
 
     def remove_content(self, keys: tuple[str, ...]) -> None:

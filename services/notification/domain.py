@@ -460,7 +460,7 @@ def apply_retention(database: Database, days: int | None, now: datetime, wall_no
     if days is None:
         return {}
     period = timedelta(days=days)
-    return {name: retention.prune_older_than(database, table, "created_at", at - period)
+    return {name: retention.prune_older_than(database, table, "created_at", at - period, kind=name)
             for name, table, at in (("notifications", m.notifications, now), ("emails", m.email_outbox, wall_now),
                                     ("webhook_deliveries", m.webhook_deliveries, wall_now))}
 

@@ -244,3 +244,20 @@ def test_the_owner_lists_who_read_their_complaint(stack, setup):
                             headers={"Authorization": f"Bearer {setup.tokens['owner']}"}, timeout=10)
     assert response.status_code == 200, response.text
     assert response.json()["accesses"][0]["complaint_id"] == complaint.id
+
+
+def test_the_csv_export_is_scoped_like_the_list(stack, setup):
+    """GET /api/v1/complaints/export.csv pages through ListComplaints with the caller's token: the
+    same refusals, and each caller finds the complaint exactly when they may read it."""
+    complaint = setup.complaint("waiting_company")
+    for caller in CALLERS:
+        token = setup.tokens[caller]
+        response = requests.get(stack.gateway_url + "/api/v1/complaints/export.csv", timeout=30,
+                                headers={"Authorization": f"Bearer {token}"} if token else {})
+        if caller in ("anonymous", "admin"):
+            assert response.status_code == (401 if caller == "anonymous" else 403), caller
+            assert response.json()["error"]["code"] in ("UNAUTHENTICATED", "PERMISSION_DENIED")
+            continue
+        assert response.status_code == 200, (caller, response.text)
+        ids = {line.split(",", 1)[0] for line in response.text.splitlines()[1:]}
+        assert (complaint.id in ids) == (caller in READERS), caller

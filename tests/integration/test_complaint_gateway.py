@@ -166,3 +166,70 @@ def test_lists_paginate_with_a_cursor_and_filter(stack, world, openapi):
     assert consumer("GET", "/api/v1/complaints", params={"status": "cancelled"}).json()["complaints"] == []
     period = consumer("GET", "/api/v1/complaints", params={"filed_from": elsewhere["filed_at"]}).json()
     assert [c["id"] for c in period["complaints"]] == [elsewhere["id"]]
+
+
+def test_staff_export_what_they_may_list_as_csv_without_texts(stack, world, openapi):
+    import csv
+    import io
+    from concilia.complaint.v1 import complaint_pb2 as pb
+    from concilia.chassis.grpc_client import bearer
+    company = world.company("Loja Exportação")
+    consumers = [world.consumer() for _ in range(6)]
+    # 102 complaints in São Paulo (more than one page of the complaint service's 100), 2 in Rio.
+    filed = {}
+    for number in range(102):
+        complaint = world.file(consumers[number % 6][1], company, description=f"Texto pessoal {number}, CPF 1")
+        filed[complaint.id] = complaint
+    rio = [world.file(consumers[0][1], company, region_code="BR-RJ", city="Rio de Janeiro",
+                      description="Texto do Rio").id for _ in range(2)]
+    monitor = Api(stack, openapi, world.staff("monitor", "BR-SP"))
+
+    response = monitor("GET", "/api/v1/complaints/export.csv", params={"company_id": company})
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert "Texto" not in response.text and consumers[0][0] not in response.text  # no texts, no consumer ids
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert sorted(r["id"] for r in rows) == sorted(filed)  # every page, only the monitor's jurisdiction
+    assert not set(rio) & {r["id"] for r in rows}
+    sample = filed[rows[-1]["id"]]
+    assert rows[-1] == {**{name: "" for name in rows[-1]}, "id": sample.id, "status": "waiting_company",
+                        "filed_at": json_format.MessageToDict(sample)["filedAt"], "company_id": company,
+                        "company_name": "Loja Exportação", "segment_code": sample.taxonomy.segment_code,
+                        "area": sample.taxonomy.area, "subject": sample.taxonomy.subject,
+                        "problem_group": sample.taxonomy.problem_group, "problem": sample.taxonomy.problem,
+                        "purchase_channel": "Internet", "contacted_company_first": "true", "region_code": "BR-SP",
+                        "city": "São Paulo", "authority_id": "procon-sp",
+                        "answer_deadline": json_format.MessageToDict(sample)["answerDeadline"], "answered": "false",
+                        "answer_time_days": "0", "under_review_days": "0", "satisfaction_score": "0"}
+
+    # The monitor's reads are in each consumer's access trail.
+    trail = world.complaints.ListAccesses(pb.ListAccessesRequest(), metadata=bearer(consumers[1][1]), timeout=10)
+    assert {(a.actor_role, a.action) for a in trail.accesses} == {("monitor", "complaint.listed")}
+
+    # A consumer exports only their own; a bad filter and no token are JSON errors, before any CSV.
+    own = Api(stack, openapi, consumers[5][1])("GET", "/api/v1/complaints/export.csv", params={"company_id": company})
+    assert len(list(csv.DictReader(io.StringIO(own.text)))) == 17  # numbers 5, 11, ..., 101
+    bad = monitor("GET", "/api/v1/complaints/export.csv", params={"status": "lost"})
+    assert (bad.status_code, bad.json()["error"]["field"]) == (400, "status")
+    assert Api(stack, openapi, "")("GET", "/api/v1/complaints/export.csv").status_code == 401
+
+
+def test_the_staff_list_page_links_the_export_and_serves_it_with_the_session(stack, world):
+    import csv
+    import io
+    from support.pages import signed_in
+    company = world.company("Loja Página")
+    _, consumer = world.consumer()
+    mine = world.file(consumer, company).id
+    agent, _ = world.actors.create("company_agent", company_id=company)
+    page = signed_in(stack, agent.email)
+    listing = page.get(stack.gateway_url + "/complaints", timeout=10)
+    assert 'id="export" href="/complaints/export.csv"' in listing.text
+    download = page.get(stack.gateway_url + "/complaints/export.csv", timeout=10)
+    assert download.status_code == 200 and download.headers["Content-Type"].startswith("text/csv")
+    assert [row["id"] for row in csv.DictReader(io.StringIO(download.text))] == [mine]
+    # Consumers have their own complaints on the page and the data export: no link.
+    consumer_account, _ = world.actors.create("consumer")
+    assert 'id="export"' not in signed_in(stack, consumer_account.email).get(stack.gateway_url + "/complaints",
+                                                                              timeout=10).text

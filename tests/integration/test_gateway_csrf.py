@@ -1,7 +1,6 @@
 """CSRF protection of the pages against the real gateway (gunicorn) and services: a page POST without
 this session's form token is refused with a 403 page and changes nothing; the same POST with the
 token works; the JSON API needs no form token and does not accept the session cookie."""
-import re
 
 import pytest
 import requests
@@ -10,6 +9,7 @@ from concilia.chassis.grpc_client import bearer
 from concilia.complaint.v1 import complaint_pb2 as pb
 from support.actors import PASSWORD
 from support.complaints import World, module_stack
+from support.pages import form_token, signed_in
 
 pytestmark = pytest.mark.integration
 
@@ -23,21 +23,6 @@ def stack(start_stack):
 @pytest.fixture(scope="module")
 def world(stack):
     return World(stack)
-
-
-def form_token(response: requests.Response) -> str:
-    assert response.status_code == 200, response.text[:500]
-    return re.search(r'<input type="hidden" name="csrf_token" value="([^"]+)">', response.text)[1]
-
-
-def signed_in(stack, email: str) -> requests.Session:
-    browser = requests.Session()
-    token = form_token(browser.get(stack.gateway_url + "/login", timeout=10))
-    response = browser.post(stack.gateway_url + "/login", data={"email": email, "password": PASSWORD,
-                                                                "csrf_token": token},
-                            allow_redirects=False, timeout=10)
-    assert response.status_code == 302, response.text[:500]
-    return browser
 
 
 def messages(world, token: str, complaint_id: str) -> list[str]:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from concilia.chassis import audit
 from concilia.chassis.auth import Principal
@@ -293,8 +294,10 @@ def test_at_the_end_of_the_retention_period_a_closed_complaint_keeps_only_what_i
     close_the_open_one(rules, clock, complaints)
     clock.advance(days=rules.pack.retention.closed_complaint_days, seconds=1)
     before = snapshot(db)
+    counted = REGISTRY.get_sample_value("concilia_retention_removed_total", {"kind": "complaint_texts"}) or 0
     assert rules.apply_retention(batch_size=1) == {"complaints_expired": 2, "accesses_pruned": 0}
     after = snapshot(db)
+    assert REGISTRY.get_sample_value("concilia_retention_removed_total", {"kind": "complaint_texts"}) == counted + 2
     closed = (complaints["opened"], complaints["closed"])
 
     # Complaints: every free text empties and the expiry is stamped; statuses, dates, resolution,

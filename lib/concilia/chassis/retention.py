@@ -23,12 +23,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from prometheus_client import Counter
 
 from . import config
 from .config import env
 from .db import Database
 
 log = logging.getLogger(__name__)
+
+# kind: processed_events, access_log, complaint_texts, notifications, emails, webhook_deliveries.
+REMOVED = Counter("concilia_retention_removed_total", "Rows deleted (or complaints emptied) at the end of "
+                  "their retention period", ["kind"])
 
 # One tick deletes at most this many batches; a larger backlog (the first run on an old table)
 # is finished by the next ticks, so a tick never holds up a worker's shutdown for long.
@@ -73,17 +78,18 @@ def prune_processed_events(database: Database, table: sa.Table, retention: timed
     """Deletes the rows processed before now - retention, batch after batch; returns how many."""
     retention = retention if retention is not None else timedelta(days=SETTINGS.retention_days)
     cutoff = (now or datetime.now(timezone.utc)) - retention
-    total = prune_older_than(database, table, "processed_at", cutoff, batch_size)
+    total = prune_older_than(database, table, "processed_at", cutoff, batch_size, kind="processed_events")
     if total:
         log.info("pruned %d processed event ids older than %s", total, cutoff.date().isoformat())
     return total
 
 
 def prune_older_than(database: Database, table: sa.Table, column: str, cutoff: datetime,
-                     batch_size: int | None = None) -> int:
+                     batch_size: int | None = None, kind: str = "") -> int:
     """Deletes the rows whose `column` (an instant) is before `cutoff`, each batch its own short
     transaction, at most MAX_BATCHES_PER_RUN batches; returns how many. Used for processed_events,
-    the access_log and the notification inbox (the country pack's retention)."""
+    the access_log and the notification inbox (the country pack's retention); counted in
+    concilia_retention_removed_total under `kind` (default: the table's name)."""
     batch_size = batch_size or SETTINGS.batch_size
     delete = _delete_batch(table, column, database.engine.dialect)
     total = 0
@@ -91,6 +97,7 @@ def prune_older_than(database: Database, table: sa.Table, column: str, cutoff: d
         with database.transaction() as session:
             deleted = session.execute(delete, {"cutoff": cutoff, "limit": batch_size}).rowcount
         total += deleted
+        REMOVED.labels(kind or table.name).inc(deleted)
         if deleted < batch_size:
             break
     return total

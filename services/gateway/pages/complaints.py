@@ -15,6 +15,7 @@ from concilia.complaint.v1 import complaint_pb2 as pb
 
 from ..auth import login_required, principal, token
 from ..clients import call
+from ..routes.complaints import export_response
 from ..errors import from_rpc_error
 from ..locale import ROLE_NAMES, current_locale, error_text, gettext as _, lazy_gettext as _l
 
@@ -26,7 +27,8 @@ STATUS_WORDS = {v.number: v.name[len("COMPLAINT_STATUS_"):].lower() for v in pb.
 TEXTS = {"my": _l("My complaints"), "new": _l("New complaint"), "inbox": _l("Company inbox"),
          "refusals": _l("Refusals to review"), "company": _l("Company"), "status": _l("Status"),
          "filed": _l("Filed on"), "deadline": _l("Deadline"), "days_left": _l("Days left"),
-         "none": _l("No complaints."), "problem": _l("Problem"), "channel": _l("How it was bought"),
+         "none": _l("No complaints."),
+         "export": _l("Download every complaint you can see (CSV, without texts)"), "problem": _l("Problem"), "channel": _l("How it was bought"),
          "contacted": _l("Contacted the company first"), "description": _l("Description"),
          "outcome": _l("What you expect from the company"), "city": _l("City"), "attachment": _l("Attachment"),
          "file": _l("File complaint"), "choose": _l("Choose"),
@@ -129,6 +131,13 @@ def index():
         page_size=20, page_token=request.args.get("page_token", ""), order_by=order_by), token())
     return render_template("complaints/list.html", complaints=response.complaints,
                            next_page_token=response.next_page_token, title_key="my", **page_context())
+
+
+@bp.get("/complaints/export.csv")
+@login_required
+def export():
+    """The staff's download of every complaint they can see (routes.complaints.export_response)."""
+    return export_response(pb.ListComplaintsRequest(), token())
 
 
 @bp.get("/company/inbox")
