@@ -10,12 +10,13 @@ import sqlalchemy as sa
 
 from concilia.chassis.auth import Principal
 from concilia.chassis.country import load_pack
-from concilia.chassis.db import Database, migrate
+from concilia.chassis.db import migrate
 from concilia.chassis.outbox import envelope, parse_data
 from concilia.events.v1 import events_pb2 as ev
 from services.notification import domain
 from services.notification import models as m
 from services.notification.worker import MESSAGE_CLASSES, apply_events
+from support.notification_db import notification_database
 
 BR = load_pack("BR")
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=timezone.utc)
@@ -33,10 +34,7 @@ def postgres_url(make_database):
 @pytest.fixture(params=["postgresql", "sqlite"])
 def db(request, postgres_url, tmp_path):
     # The PostgreSQL database is shared by the module's tests: every assertion is about a test's own ids.
-    url = postgres_url if request.param == "postgresql" else f"sqlite:///{tmp_path}/notification.db"
-    if request.param == "sqlite":
-        migrate("services.notification", url)
-    database = Database(url)
+    database = notification_database(request.param, postgres_url, tmp_path)
     yield database
     database.dispose()
 
