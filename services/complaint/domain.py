@@ -276,7 +276,9 @@ class Complaints:
         if principal.role == "company_agent":
             return self.acts_for_company(principal, row)
         if principal.role in ("manager", "monitor"):
-            return self.in_jurisdiction(principal, row)
+            # A sector monitor (a regulator) sees only its segments (Principal.segments).
+            return self.in_jurisdiction(principal, row) and (not principal.segments
+                                                             or row.segment_code in principal.segments)
         return False
 
     def _load(self, work: Work, principal: Principal, complaint_id: str, for_update: bool = False):
@@ -610,6 +612,8 @@ class Complaints:
             scope = sa.true() if j == self.pack.code else sa.or_(
                 c.authority_jurisdiction == j, c.authority_jurisdiction.like(_escape_like(j) + "-%", escape="\\"),
                 c.authority_jurisdiction.like(_escape_like(j) + "/%", escape="\\"))
+            if principal.segments:  # the same rule as can_see()
+                scope = sa.and_(scope, c.segment_code.in_(principal.segments))
         else:
             raise PermissionDenied("this account may not list complaints")
         conditions = [scope]
@@ -1120,10 +1124,7 @@ class Complaints:
         session.connection().execute(INSERT_HISTORY, [
             self._history_entry(r.id, "personal_data_erased", (account, "consumer"), now, r.status, r.status,
                                 "at the account owner's request") for r in touched])
-        # Content is stored once per sha256: keep what another attachment (anyone's) still uses.
-        keys = {a.sha256 for a in removed}
-        kept = set(session.scalars(sa.select(att.sha256).where(att.sha256.in_(keys)))) if keys else set()
-        return tuple(sorted(keys - kept))
+        return self._unreferenced(session, {a.sha256 for a in removed})
 
     def apply_retention(self, batch_size: int = 200, max_batches: int = 100) -> dict[str, int]:
         """The pack's retention periods, as of the clock's now: closed complaints' texts (batch after
@@ -1169,14 +1170,23 @@ class Complaints:
             session.connection().execute(INSERT_HISTORY, [
                 self._history_entry(r.id, "retention_expired", SYSTEM, now, r.status, r.status,
                                     f"closed more than {days} days ago") for r in rows])
-            keys = {a.sha256 for a in removed}
-            kept = set(session.scalars(sa.select(att.sha256).where(att.sha256.in_(keys)))) if keys else set()
+            released = self._unreferenced(session, {a.sha256 for a in removed})
         retention.REMOVED.labels("complaint_texts").inc(len(rows))
-        return len(rows), tuple(sorted(keys - kept))
+        return len(rows), released
+
+    @staticmethod
+    def _unreferenced(session, keys: set[str]) -> tuple[str, ...]:
+        """Of the storage keys of deleted attachments, those no attachment (anyone's) still uses:
+        content is stored once per sha256."""
+        if not keys:
+            return ()
+        kept = set(session.scalars(sa.select(m.attachments.c.sha256).where(m.attachments.c.sha256.in_(keys))))
+        return tuple(sorted(keys - kept))
 
     def remove_content(self, keys: tuple[str, ...]) -> None:
-        """Removes stored attachment content released by `account_erased` or `expire_closed`, after its transaction
-        committed. Checked again first: the same bytes may have been uploaded (and committed) since.
+        """Removes stored attachment content released by `account_erased` or `expire_closed`, after
+        its transaction committed. Checked again first: the same bytes may have been uploaded (and
+        committed) since.
         A failure is logged with the keys, not raised: the event is consumed, a retry would not
         find them again."""
         if not keys:

@@ -16,7 +16,7 @@ from concilia.chassis.outbox import Outbox
 from concilia.chassis.service import run_api
 from concilia.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from .domain import Identity, NewAccount
+from .domain import Identity, NewAccount, account_segments
 from .models import outbox
 from .settings import Settings
 
@@ -29,7 +29,8 @@ def account_message(row: dict) -> identity_pb2.Account:
     account = identity_pb2.Account(
         id=row["id"], role=ROLE_NAMES[row["role"]], name=row["name"], email=row["email"],
         national_id=row["national_id"] or "", company_id=row["company_id"] or "", group_id=row["group_id"] or "",
-        jurisdiction=row["jurisdiction"] or "", locale=row["locale"], created_at=created)
+        jurisdiction=row["jurisdiction"] or "", locale=row["locale"], created_at=created,
+        segments=account_segments(row))
     if row.get("erased_at"):
         account.erased_at.FromDatetime(row["erased_at"])
     return account
@@ -49,7 +50,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         row = self.identity.create_account(optional_principal(), NewAccount(
             role=role, name=request.name, email=request.email, password=request.password,
             national_id=request.national_id, company_id=request.company_id, jurisdiction=request.jurisdiction,
-            locale=request.locale))
+            locale=request.locale, segments=tuple(request.segments)))
         return identity_pb2.CreateAccountResponse(account=account_message(row))
 
     def Login(self, request, context):

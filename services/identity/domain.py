@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from concilia.chassis import audit
 from concilia.chassis.auth import Principal, TokenSigner
-from concilia.chassis.country import CountryPack
+from concilia.chassis.country import CountryPack, segment_codes
 from concilia.chassis.db import Database
 from concilia.chassis.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied,
                                      ResourceExhausted, Unauthenticated, require_text)
@@ -47,6 +47,15 @@ class NewAccount:
     company_id: str = ""
     jurisdiction: str = ""
     locale: str = ""
+    segments: tuple[str, ...] = ()
+
+
+MAX_SEGMENTS = 50
+
+
+def account_segments(row) -> tuple[str, ...]:
+    """The segments column as the token and the Account message carry it."""
+    return tuple(code for code in (row["segments"] or "").split(",") if code)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class Identity:
         # Verified against on unknown e-mails so a miss costs as much time as a wrong password.
         self._dummy_hash = hasher.hash(secrets.token_hex(16))
         self.pack = pack
+        self.segment_codes = segment_codes(pack.taxonomy_file)
         self.signer = signer
         self.outbox = outbox
         self.clock = clock
@@ -94,7 +104,7 @@ class Identity:
         if locale not in LOCALES:
             raise InvalidArgument("locale", f"must be one of {', '.join(LOCALES)}")
         row = {"role": new.role, "name": name, "email": email, "locale": locale,
-               "national_id": None, "company_id": None, "group_id": None, "jurisdiction": None}
+               "national_id": None, "company_id": None, "group_id": None, "jurisdiction": None, "segments": ""}
         if new.role == "consumer":
             row["national_id"] = self.pack.person_id.normalise("national_id", new.national_id)
         elif new.national_id:
@@ -107,7 +117,23 @@ class Identity:
             row["jurisdiction"] = self._jurisdiction(new.jurisdiction)
         elif new.jurisdiction:
             raise InvalidArgument("jurisdiction", "only managers and monitors have a jurisdiction")
+        if new.role == "monitor":
+            row["segments"] = ",".join(self._segments(new.segments))
+        elif new.segments:
+            raise InvalidArgument("segments", "only monitors (sector regulators) are limited to segments")
         return row
+
+    def _segments(self, values) -> list[str]:
+        """Distinct segment codes of the pack's taxonomy, in the order given."""
+        codes = list(dict.fromkeys((value or "").strip() for value in values))
+        if len(codes) > MAX_SEGMENTS:
+            raise InvalidArgument("segments", f"at most {MAX_SEGMENTS} segments")
+        if "" in codes:
+            raise InvalidArgument("segments", "must not hold an empty code")
+        unknown = [code for code in codes if code not in self.segment_codes]
+        if unknown:
+            raise InvalidArgument("segments", f"not segment codes of this country's taxonomy: {', '.join(unknown)[:200]}")
+        return codes
 
     def _jurisdiction(self, value: str) -> str:
         """The country, one of its subdivisions, or a municipal office's docket
@@ -319,7 +345,7 @@ class Identity:
 
     def _issue(self, session: Session, account: dict, family_id: str, now: datetime) -> Tokens:
         principal = Principal(account["id"], account["role"], account["company_id"] or "",
-                              account["group_id"] or "", account["jurisdiction"] or "")
+                              account["group_id"] or "", account["jurisdiction"] or "", account_segments(account))
         refresh = secrets.token_urlsafe(32)
         session.execute(refresh_tokens.insert().values(
             id=str(uuid.uuid4()), token_hash=_hash_refresh(refresh), account_id=account["id"], family_id=family_id,

@@ -19,6 +19,8 @@ accounts = sa.Table(
     sa.Column("company_id", sa.String(36), nullable=True),
     sa.Column("group_id", sa.String(36), nullable=True),
     sa.Column("jurisdiction", sa.String(64), nullable=True),  # "AR-B/omic-la-plata" for a municipal office
+    # A sector monitor's market segments, comma-separated pack segment codes ("" = every segment).
+    sa.Column("segments", sa.String(2000), nullable=False, server_default=""),
     sa.Column("locale", sa.String(10), nullable=False),
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locked_until", UtcDateTime(), nullable=True),

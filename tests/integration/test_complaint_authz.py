@@ -15,14 +15,15 @@ from concilia.chassis.country import DEFAULT_PACKS_DIR
 from concilia.chassis.grpc_client import bearer
 from concilia.complaint.v1 import complaint_pb2 as pb
 
-from support.complaints import PDF, World, filing, module_stack
+from support.complaints import PDF, SEGMENT, World, filing, module_stack
 
 pytestmark = pytest.mark.integration
 
 CALLERS = ("anonymous", "owner", "other_consumer", "agent", "group_agent", "other_agent",
-           "manager_in", "manager_out", "monitor_in", "admin")
+           "manager_in", "manager_out", "monitor_in", "sector_monitor_in", "sector_monitor_out", "admin")
 PARTIES = {"owner", "agent", "group_agent"}
-READERS = {"owner", "agent", "group_agent", "manager_in", "monitor_in"}
+# sector_monitor_*: BR-SP monitors limited to the complaint's market segment, or to another one.
+READERS = {"owner", "agent", "group_agent", "manager_in", "monitor_in", "sector_monitor_in"}
 COMPANY = {"agent", "group_agent"}
 MANAGER = {"manager_in"}
 
@@ -131,7 +132,11 @@ class Setup:
             "anonymous": "", "owner": owner, "other_consumer": other_consumer,
             "agent": world.agent(self.company), "group_agent": world.agent(sister), "other_agent": world.agent(other),
             "manager_in": world.staff("manager", "BR-SP"), "manager_out": world.staff("manager", "BR-RJ"),
-            "monitor_in": world.staff("monitor", "BR-SP"), "admin": world.actors.admin_token,
+            "monitor_in": world.staff("monitor", "BR-SP"),
+            "sector_monitor_in": world.actors.create("monitor", jurisdiction="BR-SP", segments=[SEGMENT])[1],
+            "sector_monitor_out": world.actors.create("monitor", jurisdiction="BR-SP",
+                                                      segments=["transporte-aereo"])[1],
+            "admin": world.actors.admin_token,
         }
 
     def complaint(self, state: str) -> pb.Complaint:

@@ -12,7 +12,7 @@ from concilia.chassis.grpc_client import bearer
 from concilia.identity.v1 import identity_pb2 as pb
 from concilia.identity.v1 import identity_pb2_grpc
 from support.actors import PASSWORD, Actors, unique_email
-from support.ids import new_cnpj, new_cpf, with_wrong_check_digit
+from support.ids import new_cpf, with_wrong_check_digit
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +131,30 @@ def test_staff_accounts_need_the_right_creator(identity, actors):
         role=pb.ROLE_MANAGER, name="Office", email=unique_email("o"), password=PASSWORD,
         jurisdiction="BR-SP/omic-la-plata"), metadata=bearer(actors.admin_token), timeout=10))
     assert no_such_office.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(no_such_office) == "jurisdiction"
+
+
+def test_a_sector_monitor_is_limited_to_taxonomy_segments_carried_in_its_token(stack, identity, actors):
+    import jwt
+    segments = ["transporte-aereo", "bancos-financeiras-e-administradoras-de-cartao"]
+    admin = bearer(actors.admin_token)
+    email = unique_email("anac")
+    created = identity.CreateAccount(pb.CreateAccountRequest(
+        role=pb.ROLE_MONITOR, name="ANAC", email=email, password=PASSWORD, jurisdiction="BR",
+        segments=segments + ["transporte-aereo"]), metadata=admin, timeout=10).account
+    assert list(created.segments) == segments  # in order, once each
+    login = identity.Login(pb.LoginRequest(email=email, password=PASSWORD), timeout=10)
+    assert list(login.account.segments) == segments
+    assert jwt.decode(login.tokens.access_token, options={"verify_signature": False})["segments"] == segments
+    read = identity.GetAccount(pb.GetAccountRequest(account_id=created.id), metadata=admin, timeout=10).account
+    assert list(read.segments) == segments
+    before = account_count(stack)
+    for role, fields in ((pb.ROLE_MONITOR, dict(jurisdiction="BR", segments=["aviation"])),
+                         (pb.ROLE_MONITOR, dict(jurisdiction="BR", segments=[""])),
+                         (pb.ROLE_MANAGER, dict(jurisdiction="BR", segments=["transporte-aereo"]))):
+        error = rpc_error(lambda: identity.CreateAccount(pb.CreateAccountRequest(
+            role=role, name="Reg", email=unique_email("r"), password=PASSWORD, **fields), metadata=admin, timeout=10))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(error) == "segments", fields
+    assert account_count(stack) == before
 
 
 def test_a_manager_cannot_create_staff_outside_their_jurisdiction(identity, actors):

@@ -29,6 +29,26 @@ def test_a_valid_token_gives_the_principal_back():
     assert verifier.verify(signer.issue(principal)) == principal
 
 
+def test_a_sector_monitors_segments_travel_in_the_token():
+    signer = make_signer()
+    verifier, _ = verifier_for(signer)
+    monitor = Principal("acc-2", "monitor", jurisdiction="BR", segments=("transporte-aereo", "bancos"))
+    assert verifier.verify(signer.issue(monitor)).segments == ("transporte-aereo", "bancos")
+    assert "segments" not in jwt.decode(signer.issue(Principal("acc-3", "monitor", jurisdiction="BR")),
+                                        options={"verify_signature": False})
+
+
+@pytest.mark.parametrize("segments", ["transporte-aereo", [1, 2], {"a": 1}])
+def test_a_token_with_malformed_segments_is_rejected(segments):
+    signer = make_signer()
+    verifier, _ = verifier_for(signer)
+    now = int(time.time())
+    token = jwt.encode({"sub": "x", "role": "monitor", "iss": "concilia", "aud": "concilia", "iat": now, "exp": now + 60,
+                        "segments": segments}, signer.private_key, algorithm="EdDSA", headers={"kid": signer.jwk["kid"]})
+    with pytest.raises(Unauthenticated, match="invalid"):
+        verifier.verify(token)
+
+
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30."])
 def test_malformed_tokens_are_unauthenticated(token):
     verifier, _ = verifier_for(make_signer())

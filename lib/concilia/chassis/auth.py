@@ -34,6 +34,9 @@ class Principal:
     company_id: str = ""
     group_id: str = ""
     jurisdiction: str = ""
+    # A sector monitor's market segments (pack taxonomy segment codes): it sees only complaints in
+    # them, inside its jurisdiction. Empty: every segment (prosecutors, courts, managers).
+    segments: tuple[str, ...] = ()
 
     def require_role(self, *roles: str) -> "Principal":
         if self.role not in roles:
@@ -89,6 +92,8 @@ class TokenSigner:
         for name in ("company_id", "group_id", "jurisdiction"):
             if getattr(principal, name):
                 claims[name] = getattr(principal, name)
+        if principal.segments:
+            claims["segments"] = list(principal.segments)
         return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.jwk["kid"]})
 
 
@@ -171,9 +176,12 @@ class TokenVerifier:
             raise Unauthenticated("access token expired") from None
         except jwt.PyJWTError:
             raise Unauthenticated("invalid access token") from None
-        if claims.get("role") not in ROLES:
+        segments = claims.get("segments", [])
+        if claims.get("role") not in ROLES or not isinstance(segments, list) or not all(
+                isinstance(segment, str) for segment in segments):
             raise Unauthenticated("invalid access token")
         principal = Principal(account_id=claims["sub"], role=claims["role"], company_id=claims.get("company_id", ""),
-                              group_id=claims.get("group_id", ""), jurisdiction=claims.get("jurisdiction", ""))
+                              group_id=claims.get("group_id", ""), jurisdiction=claims.get("jurisdiction", ""),
+                              segments=tuple(segments))
         # PyJWT rejects a token once exp <= now - leeway.
         return principal, _Verified(principal, claims["exp"] + self.leeway, kid, key)

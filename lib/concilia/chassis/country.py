@@ -387,7 +387,7 @@ def load_pack(code: str, packs_dir: str | Path | None = None) -> CountryPack:
         extra={k: raw[k] for k in ("adhesion_rules", "routing") if k in raw},
         format_locale=format_locale, published_formulas=_formulas(raw, path),
         company_facts=company_facts,
-        adhesion_rules=_adhesion_rules(raw, company_facts, _segment_codes(taxonomy_file), path),
+        adhesion_rules=_adhesion_rules(raw, company_facts, segment_codes(taxonomy_file), path),
         routing=_routing(raw, path), retention=_retention(raw, path))
 
 
@@ -516,9 +516,10 @@ def _company_facts(raw, path: Path) -> dict:
     return dict(spec)
 
 
-def _segment_codes(taxonomy_file: Path) -> set[str]:
+def segment_codes(taxonomy_file: Path) -> set[str]:
+    """The market segment codes of a pack's taxonomy (taxonomy.csv, column segment_code)."""
     with taxonomy_file.open(encoding="utf-8", newline="") as handle:
-        return {row.get("segment_code", "") for row in csv.DictReader(handle)}
+        return {code for row in csv.DictReader(handle) if (code := row.get("segment_code", ""))}
 
 
 def _adhesion_rules(raw, facts: dict, segments: set[str], path: Path) -> tuple[AdhesionRule, ...]:

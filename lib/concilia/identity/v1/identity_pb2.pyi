@@ -26,7 +26,7 @@ ROLE_MONITOR: Role
 ROLE_ADMIN: Role
 
 class Account(_message.Message):
-    __slots__ = ("id", "role", "name", "email", "national_id", "company_id", "group_id", "jurisdiction", "locale", "created_at", "erased_at")
+    __slots__ = ("id", "role", "name", "email", "national_id", "company_id", "group_id", "jurisdiction", "locale", "created_at", "erased_at", "segments")
     ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class Account(_message.Message):
     LOCALE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ERASED_AT_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     role: Role
     name: str
@@ -49,10 +50,11 @@ class Account(_message.Message):
     locale: str
     created_at: _timestamp_pb2.Timestamp
     erased_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., national_id: _Optional[str] = ..., company_id: _Optional[str] = ..., group_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., locale: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., erased_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    segments: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., national_id: _Optional[str] = ..., company_id: _Optional[str] = ..., group_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., locale: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., erased_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., segments: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateAccountRequest(_message.Message):
-    __slots__ = ("role", "name", "email", "password", "national_id", "company_id", "jurisdiction", "locale")
+    __slots__ = ("role", "name", "email", "password", "national_id", "company_id", "jurisdiction", "locale", "segments")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +63,7 @@ class CreateAccountRequest(_message.Message):
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_FIELD_NUMBER: _ClassVar[int]
     LOCALE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     role: Role
     name: str
     email: str
@@ -69,7 +72,8 @@ class CreateAccountRequest(_message.Message):
     company_id: str
     jurisdiction: str
     locale: str
-    def __init__(self, role: _Optional[_Union[Role, str]] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., password: _Optional[str] = ..., national_id: _Optional[str] = ..., company_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., locale: _Optional[str] = ...) -> None: ...
+    segments: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, role: _Optional[_Union[Role, str]] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., password: _Optional[str] = ..., national_id: _Optional[str] = ..., company_id: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., locale: _Optional[str] = ..., segments: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateAccountResponse(_message.Message):
     __slots__ = ("account",)
