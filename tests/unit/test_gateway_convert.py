@@ -289,3 +289,22 @@ def test_every_type_was_found():
     assert {"concilia.complaint.v1.FileComplaintResponse", "concilia.identity.v1.CreateAccountRequest",
             "concilia.metrics.v1.GetIndicatorsResponse.ByCompanyEntry"} <= names
     assert len(names) > 100
+
+
+def test_export_rows_are_spreadsheet_safe_and_keep_plain_values():
+    """The staff CSV export (routes.complaints.export_row): cells a spreadsheet would run as a formula
+    (typed by consumers and companies) are quoted, everything else stays as the API gives it."""
+    from concilia.complaint.v1 import complaint_pb2 as pb
+    from services.gateway.routes.complaints import EXPORT_COLUMNS, export_row
+    complaint = pb.Complaint(id="c-1", status=pb.COMPLAINT_STATUS_FINALISED_EVALUATED, city="=HYPERLINK(\"x\")",
+                             company_name="@SUM(A1)", purchase_channel="-1+2", region_code="BR-SP", answered=True,
+                             answer_time_days=3, satisfaction_score=5, resolution=pb.RESOLUTION_RESOLVED,
+                             taxonomy=pb.Taxonomy(segment_code="bancos", problem="+cmd"))
+    row = dict(zip(EXPORT_COLUMNS, export_row(complaint)))
+    assert (row["city"], row["company_name"], row["purchase_channel"], row["problem"]) == (
+        "'=HYPERLINK(\"x\")", "'@SUM(A1)", "'-1+2", "'+cmd")
+    assert (row["id"], row["status"], row["region_code"], row["segment_code"], row["answered"],
+            row["contacted_company_first"], row["answer_time_days"], row["satisfaction_score"]) == (
+        "c-1", "finalised_evaluated", "BR-SP", "bancos", "true", "false", 3, 5)
+    assert (row["resolution"], row["refusal_reason"], row["finalised_at"]) == ("resolved", "", "")
+    assert export_row(pb.Complaint())[EXPORT_COLUMNS.index("resolution")] == ""  # unset enum: empty

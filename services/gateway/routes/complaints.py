@@ -91,14 +91,22 @@ EXPORT_PAGE_SIZE = 100  # the complaint service's largest page
 
 def export_row(complaint: pb.Complaint) -> list:
     row = to_json(complaint)
-    row.update(row.pop("taxonomy") or {})
+    row.update(row.pop("taxonomy", None) or {})
     return [export_cell(row.get(name)) for name in EXPORT_COLUMNS]
 
 
 def export_cell(value) -> str | int:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value in (None, "unspecified") else value  # an unset enum is an empty cell
+    if value in (None, "unspecified"):  # an unset enum is an empty cell
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        # Typed by consumers and companies (city, trade name): a spreadsheet must show it, not run it.
+        return "'" + value
+    return value
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @bp.get("/export.csv")
