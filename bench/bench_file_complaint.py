@@ -159,7 +159,8 @@ def start_baseline(kind: str, database_url: str) -> tuple[subprocess.Popen, str]
     from concilia.devstack import free_port
     port = free_port()
     process = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
-                                "--database-url", database_url], stdout=subprocess.PIPE, text=True)
+                                "--database-url", database_url], stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)  # like the stack's servers (docs/adr/0024)
     assert process.stdout.readline().strip() == "ready"
     return process, f"127.0.0.1:{port}"
 

@@ -73,12 +73,12 @@ class Process:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        # A process group of its own (a terminal's Ctrl-C reaches only the devstack, which stops
-        # the children in order), in the devstack's session: Linux gives every busy session an
-        # equal CPU share, and ten sessions starved the one database they all wait on
-        # (docs/adr/0017-local-stack-process-group.md).
+        # A session of its own, so a process group of its own too: a terminal's Ctrl-C reaches
+        # only the devstack, which stops the children in order, and the scheduler gives each
+        # component a CPU share of its own, as the chart's containers have (autogroup treats every
+        # session as one; docs/adr/0024-local-stack-sessions.md).
         self.popen = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                      cwd=REPO, process_group=0)
+                                      cwd=REPO, start_new_session=True)
         log.close()
 
     @property
