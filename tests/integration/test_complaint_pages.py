@@ -44,6 +44,9 @@ def test_consumer_files_follows_and_evaluates_while_the_company_answers(stack, b
     browser.type("input[name=national_id]", new_cpf())
     browser.type("input[name=password]", PASSWORD)
     browser.click("form button[type=submit]")
+    # The login page with the "account created" notice: a sign-in opened before the registration's
+    # answer lands would overtake the registration itself.
+    browser.find("p.flash.ok")
     browser.sign_in(base, email)
 
     # Files a complaint with an attachment.
