@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from concilia.chassis import audit
 from concilia.chassis.auth import Principal, TokenSigner
-from concilia.chassis.country import CountryPack, segment_codes
+from concilia.chassis.country import CountryPack
 from concilia.chassis.db import Database
 from concilia.chassis.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied,
                                      ResourceExhausted, Unauthenticated, require_text)
@@ -78,7 +78,6 @@ class Identity:
         # Verified against on unknown e-mails so a miss costs as much time as a wrong password.
         self._dummy_hash = hasher.hash(secrets.token_hex(16))
         self.pack = pack
-        self.segment_codes = segment_codes(pack.taxonomy_file)
         self.signer = signer
         self.outbox = outbox
         self.clock = clock
@@ -130,7 +129,7 @@ class Identity:
             raise InvalidArgument("segments", f"at most {MAX_SEGMENTS} segments")
         if "" in codes:
             raise InvalidArgument("segments", "must not hold an empty code")
-        unknown = [code for code in codes if code not in self.segment_codes]
+        unknown = [code for code in codes if code not in self.pack.segment_codes]
         if unknown:
             raise InvalidArgument("segments", f"not segment codes of this country's taxonomy: {', '.join(unknown)[:200]}")
         return codes

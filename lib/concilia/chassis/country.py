@@ -187,6 +187,7 @@ class CountryPack:
     adhesion_rules: tuple[AdhesionRule, ...] = ()
     routing: str = "region"                          # national | region | municipality
     retention: Retention = field(default_factory=Retention)
+    segment_codes: frozenset[str] = frozenset()      # the taxonomy's market segment codes
 
     @property
     def zone(self) -> ZoneInfo:
@@ -373,6 +374,7 @@ def load_pack(code: str, packs_dir: str | Path | None = None) -> CountryPack:
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise PackError(f"{path}:{_line(raw, 'currency')}: currency must be an ISO 4217 code such as BRL")
     company_facts = _company_facts(raw, path)
+    segments = _segment_codes(taxonomy_file)
     return CountryPack(
         code=code, name=_require(raw, "name", str, path),
         version=str(_require(raw, "pack_version", (str, int), path)),
@@ -387,8 +389,8 @@ def load_pack(code: str, packs_dir: str | Path | None = None) -> CountryPack:
         extra={k: raw[k] for k in ("adhesion_rules", "routing") if k in raw},
         format_locale=format_locale, published_formulas=_formulas(raw, path),
         company_facts=company_facts,
-        adhesion_rules=_adhesion_rules(raw, company_facts, segment_codes(taxonomy_file), path),
-        routing=_routing(raw, path), retention=_retention(raw, path))
+        adhesion_rules=_adhesion_rules(raw, company_facts, segments, path),
+        routing=_routing(raw, path), retention=_retention(raw, path), segment_codes=segments)
 
 
 def _authorities(raw, code: str, path: Path) -> tuple[Authority, ...]:
@@ -516,13 +518,13 @@ def _company_facts(raw, path: Path) -> dict:
     return dict(spec)
 
 
-def segment_codes(taxonomy_file: Path) -> set[str]:
+def _segment_codes(taxonomy_file: Path) -> frozenset[str]:
     """The market segment codes of a pack's taxonomy (taxonomy.csv, column segment_code)."""
     with taxonomy_file.open(encoding="utf-8", newline="") as handle:
-        return {code for row in csv.DictReader(handle) if (code := row.get("segment_code", ""))}
+        return frozenset(code for row in csv.DictReader(handle) if (code := row.get("segment_code", "")))
 
 
-def _adhesion_rules(raw, facts: dict, segments: set[str], path: Path) -> tuple[AdhesionRule, ...]:
+def _adhesion_rules(raw, facts: dict, segments: frozenset[str], path: Path) -> tuple[AdhesionRule, ...]:
     """Each rule: id, description, `when: {fact: {op: value}}` over declared facts, match all|any."""
     rules, seen = [], set()
     entries = raw.get("adhesion_rules") or []
