@@ -87,6 +87,7 @@ EXPORT_COLUMNS = ("id", "status", "filed_at", "company_id", "company_name", "seg
                   "authority_id", "answer_deadline", "answered", "answered_at", "answer_time_days",
                   "under_review_days", "resolution", "satisfaction_score", "finalised_at", "refusal_reason")
 EXPORT_PAGE_SIZE = 100  # the complaint service's largest page
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so (OWASP CSV injection)
 
 
 def export_row(complaint: pb.Complaint) -> list:
@@ -104,9 +105,6 @@ def export_cell(value) -> str | int:
         # Typed by consumers and companies (city, trade name): a spreadsheet must show it, not run it.
         return "'" + value
     return value
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @bp.get("/export.csv")
