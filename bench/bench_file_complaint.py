@@ -35,7 +35,7 @@ ECHO = "/bench.Bench/Echo"
 
 
 # --- baseline servers (run as subprocesses: `--serve echo|insert`) --------------------------------
-def serve(kind: str, port: int, database_url: str) -> None:
+def serve(kind: str, port: int, database_url: str, server_threads: int) -> None:
     import grpc
     import psycopg
 
@@ -55,7 +55,7 @@ def serve(kind: str, port: int, database_url: str) -> None:
 
     handler = grpc.method_handlers_generic_handler("bench.Bench", {
         "Echo": grpc.unary_unary_rpc_method_handler(echo if kind == "echo" else insert)})
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=server_threads))
     server.add_generic_rpc_handlers((handler,))
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
@@ -155,11 +155,12 @@ def bind_event_sink(amqp_uri: str) -> None:
             connection.default_channel).declare()
 
 
-def start_baseline(kind: str, database_url: str) -> tuple[subprocess.Popen, str]:
+def start_baseline(kind: str, database_url: str, server_threads: int) -> tuple[subprocess.Popen, str]:
     from concilia.devstack import free_port
     port = free_port()
     process = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
-                                "--database-url", database_url], stdout=subprocess.PIPE, text=True,
+                                "--database-url", database_url, "--server-threads", str(server_threads)],
+                               stdout=subprocess.PIPE, text=True,
                                start_new_session=True)  # like the stack's servers (docs/adr/0024)
     assert process.stdout.readline().strip() == "ready"
     return process, f"127.0.0.1:{port}"
@@ -172,13 +173,21 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure the four servers this many times, interleaved (a shared machine's load "
                              "drifts); ratios are given per round and as the median")
+    parser.add_argument("--server-threads", type=int, default=None,
+                        help="RPC threads of every server measured: the baselines and the complaint api "
+                             "(GRPC_MAX_WORKERS); default: the api's own default, so all are alike")
     parser.add_argument("--serve", choices=["echo", "insert"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    if args.server_threads is None:
+        import dataclasses
+
+        from concilia.chassis.service import ApiSettings
+        args.server_threads = next(f.default for f in dataclasses.fields(ApiSettings) if f.name == "max_workers")
     if args.serve:
-        serve(args.serve, args.port, args.database_url)
+        serve(args.serve, args.port, args.database_url, args.server_threads)
         return 0
 
     import http.client
@@ -207,7 +216,7 @@ def main() -> int:
         payload = b"x" * 300  # about the size of a FileComplaint request
         calls, pids = {}, {}
         for kind in ("echo", "insert"):
-            process, address = start_baseline(kind, urls["baseline"])
+            process, address = start_baseline(kind, urls["baseline"], args.server_threads)
             processes.append(process)
             pids[kind] = [process.pid]
             channels.append(grpc.insecure_channel(address))
@@ -225,6 +234,7 @@ def main() -> int:
                       services=["identity", "company_registry", "complaint"], gateway=True, random_ports=True,
                       extra_env={"BOOTSTRAP_ADMIN_EMAIL": "admin@concilia.test",
                                  "BOOTSTRAP_ADMIN_PASSWORD": "admin-password-1", "LOG_LEVEL": "WARNING",
+                                 "GRPC_MAX_WORKERS": str(args.server_threads),
                                  "CONCILIA_COUNTRY_PACKS_DIR": str(packs), "GATEWAY_WORKERS": "4"})
         stack.start(timeout=120)
         bind_event_sink(stack.amqp_uri)
@@ -273,6 +283,7 @@ def main() -> int:
         pids["gateway"] = [api_pid, gunicorn] + [int(p) for p in subprocess.run(
             ["pgrep", "-P", str(gunicorn)], capture_output=True, text=True).stdout.split()]
 
+        print(f"every server measured serves from {args.server_threads} RPC threads", flush=True)
         for number in range(1, args.rounds + 1):
             if args.rounds > 1:
                 print(f"round {number}", flush=True)
@@ -298,7 +309,7 @@ def main() -> int:
                              "half": {"p99_ms": statistics.median(r[name]["half"]["p99_ms"] for r in rounds)}}
                       for name in rounds[0]})
     if args.json:
-        Path(args.json).write_text(json.dumps({"rounds": rounds, "ratios": [ratios(r) for r in rounds],
+        Path(args.json).write_text(json.dumps({"server_threads": args.server_threads, "rounds": rounds, "ratios": [ratios(r) for r in rounds],
                                                "threads": args.threads, "seconds": args.seconds}, indent=2))
     return 0
 
