@@ -14,6 +14,10 @@ AVAILABLE = bool(shutil.which("chromedriver") and shutil.which("chromium"))
 ELEMENT_KEY = "element-6066-11e4-a52e-4f735466cecf"
 
 
+# chromedriver's errors for an element whose page was replaced (after a click, a redirect)
+REPLACED_PAGE = ("stale element", "does not belong to the document")
+
+
 class Browser:
     """Just enough WebDriver: open pages, find by CSS, type, click, read text."""
 
@@ -64,14 +68,15 @@ class Browser:
         raise AssertionError(f"no option {option_text!r} in {css}")
 
     def on_element(self, css: str, method: str, action: str, payload=None, timeout: float = 10.0):
-        """Finds the element and acts on it. A page replaced between the two ("stale element
-        reference", e.g. right after a click) is searched again until `timeout`."""
+        """Finds the element and acts on it. A page replaced between the two (e.g. right after a
+        click) is searched again until `timeout`: chromedriver says "stale element reference", or,
+        when the page is replaced during the call, "Node ... does not belong to the document"."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 return self._call(method, f"/element/{self.find(css, timeout)}/{action}", payload)
             except AssertionError as error:
-                if "stale element" not in str(error) or time.monotonic() > deadline:
+                if not any(marker in str(error) for marker in REPLACED_PAGE) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
 
