@@ -1,6 +1,6 @@
 """FileComplaint throughput and latency, against two baselines measured the same way in the same run.
 
-    .venv/bin/python bench/bench_file_complaint.py [--seconds 8] [--threads 8] [--rounds 3] [--json out.json]
+    .venv/bin/python bench/bench_file_complaint.py [--seconds 8] [--threads 8] [--rounds 3] [--server-threads N] [--json out.json]
 
 Measured (8 client threads, closed loop, then an open-loop run at half the measured maximum):
   echo      a bare grpcio server (sync, thread pool) whose handler returns its request
