@@ -62,7 +62,7 @@ def test_consumer_files_follows_and_evaluates_while_the_company_answers(stack, b
     receipt.write_bytes(PDF)
     browser.type("#attachments", str(receipt))
     browser.click("#file")
-    assert browser.attribute("#status", "data-status") == "waiting_company"
+    assert browser.wait_for_attribute("#status", "data-status", "waiting_company") == "waiting_company"
     assert browser.text("#days-left") == "11"  # filing day + 10 calendar days, counted in local days
     assert browser.text("a.attachment") == "receipt.pdf"
     complaint_url = browser.current_url
@@ -80,7 +80,7 @@ def test_consumer_files_follows_and_evaluates_while_the_company_answers(stack, b
     assert browser.current_url == complaint_url
     browser.type("#answer-text", "We are sending a new blender today.")
     browser.click("#answer-submit")
-    assert browser.attribute("#status", "data-status") == "waiting_evaluation"
+    assert browser.wait_for_attribute("#status", "data-status", "waiting_evaluation") == "waiting_evaluation"
 
     # The consumer evaluates.
     browser.sign_in(base, email)
@@ -89,7 +89,7 @@ def test_consumer_files_follows_and_evaluates_while_the_company_answers(stack, b
     browser.click("#resolved")
     browser.type("#satisfaction_score", "5")
     browser.click("#evaluate-submit")
-    assert browser.attribute("#status", "data-status") == "finalised_evaluated"
+    assert browser.wait_for_attribute("#status", "data-status", "finalised_evaluated") == "finalised_evaluated"
     assert browser.text("#score") == "5"
     assert browser.all("#history li[data-action='evaluated']")  # the action's code; its name is translated:
     assert "Avaliada pelo consumidor" in browser.text("#history")
@@ -115,6 +115,6 @@ def test_manager_reviews_a_refusal_from_the_queue(stack, browser):
     browser.click("#reject")
     browser.type("#note", "The consumer showed the contract")
     browser.click("#review-submit")
-    assert browser.attribute("#status", "data-status") == "waiting_company"
+    assert browser.wait_for_attribute("#status", "data-status", "waiting_company") == "waiting_company"
     assert browser.all("#history li[data-action='refusal_rejected']")
     assert "Recusa rejeitada" in browser.text("#history")

@@ -95,6 +95,16 @@ class Browser:
     def attribute(self, css: str, name: str) -> str:
         return self.on_element(css, "GET", f"attribute/{name}")
 
+    def wait_for_attribute(self, css: str, name: str, expected: str, timeout: float = 10.0) -> str:
+        """The attribute's value once it equals `expected`, or the last value read at `timeout`:
+        right after a click the old page may still be there, with the old value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.attribute(css, name)
+            if value == expected or time.monotonic() > deadline:
+                return value
+            time.sleep(0.1)
+
     @property
     def current_url(self) -> str:
         return self._call("GET", "/url")
