@@ -182,10 +182,8 @@ def main() -> int:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.server_threads is None:
-        import dataclasses
-
-        from concilia.chassis.service import ApiSettings
-        args.server_threads = next(f.default for f in dataclasses.fields(ApiSettings) if f.name == "max_workers")
+        from concilia.chassis.service import RPC_THREADS
+        args.server_threads = RPC_THREADS
     if args.serve:
         serve(args.serve, args.port, args.database_url, args.server_threads)
         return 0

@@ -21,6 +21,7 @@ from prometheus_client import Counter, Histogram
 
 from .auth import Principal, TokenVerifier
 from .errors import DomainError, Unauthenticated
+from .service import RPC_THREADS
 from .telemetry import spans_exported
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ class ApiServer:
     """A started gRPC server; `wait()` blocks until SIGTERM/SIGINT, then shuts down gracefully."""
 
     def __init__(self, service_names: list[str], port: int, add_servicers: Callable[[grpc.Server], None],
-                 verifier: TokenVerifier | None = None, max_workers: int = 8, host: str = "0.0.0.0",
+                 verifier: TokenVerifier | None = None, max_workers: int = RPC_THREADS, host: str = "0.0.0.0",
                  tls: TlsFiles | None = None, grace_seconds: float = 5.0, server_spans: bool | None = None):
         global _verifier
         _verifier = verifier

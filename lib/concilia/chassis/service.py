@@ -9,15 +9,17 @@ from .config import env
 
 log = logging.getLogger(__name__)
 
+# 8, not more: the process is bound by its GIL, and each thread may hold a database connection
+# whose backend competes for the same CPU (docs/adr/0025-api-thread-pool.md).
+RPC_THREADS = 8
+
 
 @dataclass(frozen=True)
 class ApiSettings:
     database_url: str = env("DATABASE_URL", help="SQLAlchemy URL of this service's database")
     grpc_port: int = env("GRPC_PORT", 50051)
     metrics_port: int = env("METRICS_PORT", 0, help="Prometheus /metrics port; 0 = off")
-    # 8, not more: the process is bound by its GIL, and each thread may hold a database connection
-    # whose backend competes for the same CPU (docs/adr/0025-api-thread-pool.md).
-    max_workers: int = env("GRPC_MAX_WORKERS", 8, help="RPC threads; each may use a database connection")
+    max_workers: int = env("GRPC_MAX_WORKERS", RPC_THREADS, help="RPC threads; each may use a database connection")
     country: str = env("CONCILIA_COUNTRY", "BR")
     identity_addr: str = env("IDENTITY_ADDR", "127.0.0.1:50051", help="for the token keys (JWKS)")
     token_issuer: str = env("TOKEN_ISSUER", "concilia")
