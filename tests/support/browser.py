@@ -18,6 +18,16 @@ ELEMENT_KEY = "element-6066-11e4-a52e-4f735466cecf"
 REPLACED_PAGE = ("stale element", "does not belong to the document")
 
 
+def _read_until(read, wanted, timeout: float):
+    """What `read()` returns once `wanted` accepts it, or its last value when `timeout` has passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if wanted(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
 class Browser:
     """Just enough WebDriver: open pages, find by CSS, type, click, read text."""
 
@@ -85,12 +95,7 @@ class Browser:
 
     def wait_for_text(self, css: str, expected: str, timeout: float = 10.0) -> str:
         """The element's text once it contains `expected` (the page after a click may still be loading)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.text(css)
-            if expected in text or time.monotonic() > deadline:
-                return text
-            time.sleep(0.1)
+        return _read_until(lambda: self.text(css), lambda text: expected in text, timeout)
 
     def attribute(self, css: str, name: str) -> str:
         return self.on_element(css, "GET", f"attribute/{name}")
@@ -98,12 +103,7 @@ class Browser:
     def wait_for_attribute(self, css: str, name: str, expected: str, timeout: float = 10.0) -> str:
         """The attribute's value once it equals `expected`, or the last value read at `timeout`:
         right after a click the old page may still be there, with the old value."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = self.attribute(css, name)
-            if value == expected or time.monotonic() > deadline:
-                return value
-            time.sleep(0.1)
+        return _read_until(lambda: self.attribute(css, name), lambda value: value == expected, timeout)
 
     @property
     def current_url(self) -> str:
